@@ -1,0 +1,35 @@
+/*
+ * A growable byte buffer. The buffer owns its memory; buf_free() releases
+ * it and leaves an empty, reusable buffer. data is always NUL-terminated
+ * after any append so it can be handed to string functions.
+ */
+#ifndef PROMLET_BUF_H
+#define PROMLET_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+};
+
+#define BUF_INIT { NULL, 0, 0 }
+
+void	 buf_init(struct buf *);
+void	 buf_free(struct buf *);
+void	 buf_reset(struct buf *);
+void	 buf_reserve(struct buf *, size_t);
+void	 buf_append(struct buf *, const void *, size_t);
+void	 buf_puts(struct buf *, const char *);
+void	 buf_putc(struct buf *, char);
+void	 buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 buf_vprintf(struct buf *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
+void	 buf_put_varint(struct buf *, uint64_t);
+char	*buf_steal(struct buf *);
+
+#endif

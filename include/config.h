@@ -1,0 +1,169 @@
+/*
+ * The loaded configuration: a prometheus.yml subset.
+ *
+ * config_load() parses YAML with libyaml, fills Prometheus's defaults and
+ * validates everything; the result is immutable and owned by the caller
+ * (config_free). Errors name file:line:column and the key. Unknown keys are
+ * errors; known Prometheus features outside the subset get an error that
+ * says promlet does not support them.
+ *
+ * Durations are in milliseconds. Secrets (passwords, credentials, client
+ * secrets) are kept here but never printed: config_dump() redacts them.
+ */
+#ifndef PROMLET_CONFIG_H
+#define PROMLET_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "labels.h"
+#include "relabel.h"
+
+struct buf;
+
+/* Owned name=value pairs (external_labels, static labels, params, headers). */
+struct config_kv {
+	char	*name;
+	char	*value;
+};
+
+struct config_kvs {
+	struct config_kv	*v;
+	size_t			 n;
+};
+
+struct config_tls {
+	char	*ca_file;
+	char	*cert_file;
+	char	*key_file;
+	char	*server_name;
+	int	 insecure_skip_verify;
+	char	*min_version;	/* "TLS12" etc., NULL = default */
+};
+
+/* HTTP client settings shared by scrape and remote write. */
+struct config_http {
+	char			*basic_auth_username;
+	char			*basic_auth_password;		/* secret */
+	char			*basic_auth_password_file;
+	char			*authorization_type;		/* default "Bearer" */
+	char			*authorization_credentials;	/* secret */
+	char			*authorization_credentials_file;
+	struct config_tls	 tls;
+	char			*proxy_url;
+	int			 follow_redirects;		/* default 1 */
+	int			 enable_http2;			/* default 1 scrape, 0 rw */
+};
+
+struct config_static {
+	char			**targets;
+	size_t			  ntargets;
+	struct config_kvs	  labels;
+};
+
+struct config_file_sd {
+	char			**files;	/* globs allowed */
+	size_t			  nfiles;
+	int64_t			  refresh_interval_ms;	/* default 5m */
+};
+
+struct config_scrape {
+	char			*job_name;
+	int64_t			 scrape_interval_ms;
+	int64_t			 scrape_timeout_ms;
+	char			*metrics_path;		/* default /metrics */
+	char			*scheme;		/* default http */
+	struct config_kvs	 params;		/* repeated names allowed */
+	int			 honor_labels;
+	int			 honor_timestamps;	/* default 1 */
+	struct config_static	*static_configs;
+	size_t			 nstatic;
+	struct config_file_sd	*file_sd;
+	size_t			 nfile_sd;
+	uint64_t		 sample_limit;		/* 0 = none */
+	uint64_t		 label_limit;
+	uint64_t		 label_name_length_limit;
+	uint64_t		 label_value_length_limit;
+	uint64_t		 body_size_limit;	/* bytes, 0 = none */
+	struct config_http	 http;
+	struct relabel_rules	 relabel;
+	struct relabel_rules	 metric_relabel;
+	unsigned		 line;			/* where it was defined */
+};
+
+struct config_queue {
+	int64_t		capacity;		/* 10000 */
+	int64_t		min_shards;		/* 1 */
+	int64_t		max_shards;		/* 50 */
+	int64_t		max_samples_per_send;	/* 2000 */
+	int64_t		batch_send_deadline_ms;	/* 5s */
+	int64_t		min_backoff_ms;		/* 30ms */
+	int64_t		max_backoff_ms;		/* 5s */
+	int		retry_on_http_429;	/* promlet default 1 */
+	int64_t		sample_age_limit_ms;	/* 0 = off */
+};
+
+enum config_azuread_method {
+	AZUREAD_NONE = 0,
+	AZUREAD_MANAGED_IDENTITY,
+	AZUREAD_OAUTH,		/* client secret */
+	AZUREAD_CERTIFICATE,
+	AZUREAD_WORKLOAD_IDENTITY,
+};
+
+struct config_azuread {
+	enum config_azuread_method method;
+	char	*cloud;			/* AzurePublic (default), AzureChina, AzureGovernment */
+	char	*client_id;		/* may be NULL for system-assigned MI */
+	char	*tenant_id;
+	char	*client_secret;		/* secret */
+	char	*client_secret_file;
+	char	*certificate_file;
+	char	*token_file_path;	/* workload identity */
+	char	*scope;			/* override; NULL = per cloud */
+};
+
+struct config_remote_write {
+	char			*url;
+	char			*name;		/* default: hash of the config */
+	int64_t			 remote_timeout_ms;	/* 30s */
+	struct config_kvs	 headers;
+	struct relabel_rules	 write_relabel;
+	struct config_queue	 queue;
+	int			 metadata_send;		/* default 1 */
+	int64_t			 metadata_send_interval_ms;
+	struct config_http	 http;
+	struct config_azuread	 azuread;
+	/* Limits a receiver enforces; series beyond them are dropped before
+	 * sending. Defaults fit Azure Monitor. */
+	uint64_t		 max_label_count;	/* 63 */
+	uint64_t		 max_label_name_length;	/* 511 */
+	uint64_t		 max_label_value_length;/* 1023 */
+	unsigned		 line;
+};
+
+struct config {
+	char				*path;
+	int64_t				 scrape_interval_ms;	/* 1m */
+	int64_t				 scrape_timeout_ms;	/* 10s */
+	struct config_kvs		 external_labels;	/* sorted */
+	struct config_scrape		*scrape;
+	size_t				 nscrape;
+	struct config_remote_write	*remote_write;
+	size_t				 nremote_write;
+};
+
+/* Returns NULL and an allocated "file:line:col: message" in *cause. */
+struct config	*config_load(const char *path, char **cause);
+struct config	*config_load_string(const char *name, const char *yaml,
+		    size_t len, char **cause);
+void		 config_free(struct config *);
+/* The config as YAML with every secret replaced by <secret>. */
+void		 config_dump(const struct config *, struct buf *);
+/* Prometheus duration syntax: 1h30m, 500ms, 1d, 1w, 1y. */
+int		 config_parse_duration(const char *, int64_t *ms);
+/* A stable identity for comparing configs across reloads. */
+uint64_t	 config_scrape_hash(const struct config_scrape *);
+uint64_t	 config_remote_write_hash(const struct config_remote_write *);
+
+#endif

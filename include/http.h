@@ -1,0 +1,59 @@
+/*
+ * Asynchronous HTTP client: libcurl's multi interface driven by the
+ * libevent loop (socket and timer callbacks, as curl's hiperfifo example).
+ *
+ * http_request_start() never calls the callback synchronously: completion
+ * is always reported from the loop. The client owns each request from
+ * start to callback; the response passed to the callback is valid only
+ * during the call. DNS runs in curl's threaded resolver, so nothing here
+ * blocks the loop.
+ */
+#ifndef PROMLET_HTTP_H
+#define PROMLET_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct event_base;
+struct http_client;
+struct http_request;
+struct config_http;
+
+struct http_response {
+	long		 status;	/* 0 when no response */
+	int		 curl_code;	/* CURLE_*; 0 on transport success */
+	const char	*error;		/* transport error text, or NULL */
+	struct buf	*body;
+	const char	*content_type;	/* may be NULL */
+	const char	*retry_after;	/* raw header value, may be NULL */
+	double		 total_seconds;
+	int		 body_too_large;
+};
+
+typedef void (*http_done_cb)(const struct http_response *, void *);
+
+struct http_request_opts {
+	const char		*method;	/* NULL = GET, or "POST" */
+	const char		*url;
+	const char * const	*headers;	/* "Name: value", NULL-terminated */
+	const void		*body;		/* copied */
+	size_t			 body_len;
+	int64_t			 timeout_ms;
+	uint64_t		 max_body;	/* 0 = unlimited */
+	int			 accept_gzip;
+	int			 no_proxy;	/* ignore *_proxy env (IMDS) */
+	const struct config_http *http;	/* TLS, auth, proxy; may be NULL */
+};
+
+struct http_client *http_client_create(struct event_base *);
+/* Aborts pending requests without calling their callbacks. */
+void		 http_client_free(struct http_client *);
+struct http_request *http_request_start(struct http_client *,
+		    const struct http_request_opts *, http_done_cb, void *);
+/* Cancel: the callback is not called. */
+void		 http_request_cancel(struct http_request *);
+size_t		 http_client_active(const struct http_client *);
+
+#endif

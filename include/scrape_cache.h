@@ -1,0 +1,57 @@
+/*
+ * Per-target scrape cache, as Prometheus's scrapeCache.
+ *
+ * Maps the raw series text of a page line (name{labels} exactly as
+ * written) to the series ref it produced last time, so a repeated scrape
+ * of a known series costs one hash lookup: no label decoding, relabeling,
+ * sorting or series-table hashing. Entries whose metric relabeling dropped
+ * the series are cached too (ref 0, dropped=1).
+ *
+ * Staleness: each scrape is an iteration. Series seen in the previous
+ * successful iteration but not in this one are reported once by
+ * scrape_cache_end(), which is when the scrape loop writes stale markers.
+ * Entries unseen for a few iterations are evicted and release their hold
+ * on the series table.
+ */
+#ifndef PROMLET_SCRAPE_CACHE_H
+#define PROMLET_SCRAPE_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "labels.h"
+#include "series.h"
+
+struct scrape_cache;
+
+struct scrape_cache_entry {
+	series_ref	ref;
+	unsigned	dropped:1;	/* metric_relabel dropped it */
+	unsigned	explicit_ts:1;	/* has its own timestamp: no staleness */
+	uint64_t	last_iter;
+};
+
+struct scrape_cache *scrape_cache_create(struct series_table *);
+/* Releases every held series. */
+void		 scrape_cache_free(struct scrape_cache *);
+void		 scrape_cache_begin(struct scrape_cache *);
+struct scrape_cache_entry *scrape_cache_get(struct scrape_cache *,
+		    struct lstr raw);
+/* Insert after a miss; the cache takes over the caller's hold on ref. */
+struct scrape_cache_entry *scrape_cache_put(struct scrape_cache *,
+		    struct lstr raw, series_ref ref, int dropped);
+/* Mark an entry as seen in the current iteration. */
+void		 scrape_cache_seen(struct scrape_cache *,
+		    struct scrape_cache_entry *);
+/*
+ * Finish a successful scrape: call stale(ref) for series seen in the
+ * previous iteration and not in this one, then evict old entries.
+ */
+void		 scrape_cache_end(struct scrape_cache *,
+		    void (*stale)(series_ref, void *), void *);
+/* The target went away or failed: report every series seen last time. */
+void		 scrape_cache_all_stale(struct scrape_cache *,
+		    void (*stale)(series_ref, void *), void *);
+size_t		 scrape_cache_count(const struct scrape_cache *);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * Pull parser for the Prometheus text format 0.0.4 and OpenMetrics 1.0.
+ *
+ * The parser walks the body buffer in place and never allocates. Each call
+ * to textparse_next() returns the kind of the next entry; accessors then
+ * describe it. Slices returned point into the body (or into the scratch
+ * buffer the caller passes) and are valid until the next call.
+ *
+ * Semantics follow Prometheus's scrape parsers: one invalid line fails the
+ * whole page (TEXTPARSE_ERROR, with line/column and a message), NaN values
+ * other than the stale marker bit pattern are kept, a scraped NaN never
+ * carries the stale marker bits, and empty label values mean "absent".
+ */
+#ifndef PROMLET_TEXTPARSE_H
+#define PROMLET_TEXTPARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "labels.h"
+
+struct buf;
+
+enum textparse_format {
+	TEXTPARSE_PROMTEXT = 0,
+	TEXTPARSE_OPENMETRICS,
+};
+
+enum textparse_entry {
+	TEXTPARSE_ERROR = -1,
+	TEXTPARSE_EOF = 0,
+	TEXTPARSE_SERIES,
+	TEXTPARSE_HELP,
+	TEXTPARSE_TYPE,
+	TEXTPARSE_UNIT,
+	TEXTPARSE_COMMENT,
+};
+
+enum metric_type {
+	METRIC_TYPE_UNKNOWN = 0,
+	METRIC_TYPE_COUNTER,
+	METRIC_TYPE_GAUGE,
+	METRIC_TYPE_HISTOGRAM,
+	METRIC_TYPE_GAUGEHISTOGRAM,
+	METRIC_TYPE_SUMMARY,
+	METRIC_TYPE_INFO,
+	METRIC_TYPE_STATESET,
+};
+
+/* The stale marker: a NaN that scraped values must never carry. */
+#define STALE_NAN_BITS	0x7ff0000000000002ULL
+
+struct textparse {
+	/* Private: callers only read through the accessors below. */
+	const char		*buf;
+	size_t			 len;
+	size_t			 pos;
+	enum textparse_format	 format;
+	unsigned		 line;
+	size_t			 line_start;
+	int			 eof_seen;
+
+	/* The current entry. */
+	struct lstr		 series;	/* name{...} as written */
+	struct lstr		 name;
+	struct lstr		 labels_text;	/* inside the braces */
+	struct lstr		 text;		/* HELP/UNIT text or comment */
+	enum metric_type	 type;
+	double			 value;
+	int64_t			 ts_ms;
+	int			 has_ts;
+	int			 has_exemplar;
+
+	/* Family state: the last TYPE line applies to following series. */
+	struct lstr		 family;
+	enum metric_type	 family_type;
+
+	char			 err[256];
+	unsigned		 err_line;
+	unsigned		 err_col;
+};
+
+void	textparse_init(struct textparse *, const char *, size_t,
+	    enum textparse_format);
+/* Pick the format from an HTTP Content-Type header value (may be NULL). */
+enum textparse_format textparse_format_for(const char *content_type);
+enum textparse_entry textparse_next(struct textparse *);
+
+/* TEXTPARSE_SERIES: the raw name{labels} text, the scrape-cache key. */
+struct lstr	textparse_series(const struct textparse *);
+double		textparse_value(const struct textparse *);
+/* Returns 1 and sets *ms when the sample had a timestamp. */
+int		textparse_timestamp(const struct textparse *, int64_t *);
+/* The metric type that applies to the current series, from TYPE lines. */
+enum metric_type textparse_type(const struct textparse *);
+/*
+ * Decode the current series' labels (including __name__) into a sorted
+ * set. Escaped values are unescaped into scratch, which is reset first.
+ * Returns -1 with a message in p->err for duplicate or invalid names.
+ */
+int		textparse_labels(struct textparse *, struct labels *,
+		    struct buf *scratch);
+
+/* TEXTPARSE_HELP/TYPE/UNIT: the metric family and its text or type. */
+struct lstr	textparse_family(const struct textparse *);
+struct lstr	textparse_text(const struct textparse *);
+
+/* TEXTPARSE_ERROR: "line:col: message". */
+const char	*textparse_error(const struct textparse *);
+
+#endif

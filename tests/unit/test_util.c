@@ -1,0 +1,146 @@
+/* Unit tests for the small shared utilities: buf, arena, labels, log. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "labels.h"
+
+static void
+test_buf_append_and_printf(void **state)
+{
+	struct buf b = BUF_INIT;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 1000; i++)
+		buf_printf(&b, "%d,", i);
+	assert_int_equal(b.len, strlen(b.data));
+	assert_memory_equal(b.data, "0,1,2,", 6);
+	assert_string_equal(b.data + b.len - 4, "999,");
+	buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	buf_put_varint(&b, 300);
+	assert_int_equal(b.len, 2);
+	assert_int_equal((unsigned char)b.data[0], 0xac);
+	assert_int_equal((unsigned char)b.data[1], 0x02);
+	buf_free(&b);
+	buf_free(&b);	/* freeing twice is safe */
+}
+
+static void
+test_arena_pointers_stable(void **state)
+{
+	struct arena a = ARENA_INIT;
+	char *first, *p = NULL;
+	int i;
+
+	(void)state;
+	first = arena_strndup(&a, "hello", 5);
+	for (i = 0; i < 10000; i++)
+		p = arena_strndup(&a, "0123456789abcdef", 16);
+	assert_string_equal(first, "hello");
+	assert_string_equal(p, "0123456789abcdef");
+	arena_reset(&a);
+	assert_int_equal(a.used, 0);
+	arena_free(&a);
+	arena_free(&a);
+}
+
+static void
+test_labels_sort_set_hash(void **state)
+{
+	struct labels a = LABELS_INIT, b = LABELS_INIT;
+	struct buf out = BUF_INIT;
+
+	(void)state;
+	labels_push(&a, LSTR("job"), LSTR("node"));
+	labels_push(&a, LSTR("__name__"), LSTR("up"));
+	labels_push(&a, LSTR("instance"), LSTR("a:1"));
+	labels_sort(&a);
+	assert_true(lstr_eqs(a.v[0].name, "__name__"));
+	assert_true(lstr_eqs(a.v[2].name, "job"));
+
+	labels_set(&b, LSTR("instance"), LSTR("a:1"));
+	labels_set(&b, LSTR("job"), LSTR("node"));
+	labels_set(&b, LSTR("__name__"), LSTR("up"));
+	assert_true(labels_equal(&a, &b));
+	assert_int_equal(labels_cmp(&a, &b), 0);
+	assert_true(labels_hash(&a) == labels_hash(&b));
+
+	labels_set(&b, LSTR("job"), LSTR("other"));
+	assert_false(labels_equal(&a, &b));
+	assert_true(labels_hash(&a) != labels_hash(&b));
+	labels_set(&b, LSTR("job"), LSTR(""));	/* empty deletes */
+	assert_int_equal(b.n, 2);
+	assert_null(labels_get(&b, LSTR("job")));
+
+	labels_set(&a, LSTR("x"), LSTR("q\"\\\n"));
+	labels_format(&a, &out);
+	assert_string_equal(out.data,
+	    "up{instance=\"a:1\",job=\"node\",x=\"q\\\"\\\\\\n\"}");
+	labels_free(&a);
+	labels_free(&b);
+	buf_free(&out);
+}
+
+static void
+test_labels_hash_separates_boundaries(void **state)
+{
+	struct labels a = LABELS_INIT, b = LABELS_INIT;
+
+	(void)state;
+	labels_push(&a, LSTR("a"), LSTR("bc"));
+	labels_push(&b, LSTR("ab"), LSTR("c"));
+	assert_true(labels_hash(&a) != labels_hash(&b));
+	labels_free(&a);
+	labels_free(&b);
+}
+
+static void
+test_labels_names_and_utf8(void **state)
+{
+	(void)state;
+	assert_true(labels_valid_metric_name(LSTR("a:b_c9")));
+	assert_false(labels_valid_metric_name(LSTR("9a")));
+	assert_false(labels_valid_label_name(LSTR("a:b")));
+	assert_true(labels_valid_label_name(LSTR("_x1")));
+	assert_false(labels_valid_label_name(LSTR("")));
+	assert_true(labels_valid_utf8(LSTR("h\xc3\xa9llo \xe2\x82\xac")));
+	assert_false(labels_valid_utf8(LSTR("\xc0\xaf")));	/* overlong */
+	assert_false(labels_valid_utf8(LSTR("\xed\xa0\x80")));	/* surrogate */
+	assert_false(labels_valid_utf8(LSTR("\xe2\x82")));	/* truncated */
+}
+
+static void
+test_labels_dup(void **state)
+{
+	struct labels a = LABELS_INIT;
+
+	(void)state;
+	labels_push(&a, LSTR("b"), LSTR("1"));
+	labels_push(&a, LSTR("a"), LSTR("1"));
+	labels_push(&a, LSTR("b"), LSTR("2"));
+	labels_sort(&a);
+	assert_int_equal(labels_find_dup(&a), 2);
+	labels_free(&a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_append_and_printf),
+		cmocka_unit_test(test_arena_pointers_stable),
+		cmocka_unit_test(test_labels_sort_set_hash),
+		cmocka_unit_test(test_labels_hash_separates_boundaries),
+		cmocka_unit_test(test_labels_names_and_utf8),
+		cmocka_unit_test(test_labels_dup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
