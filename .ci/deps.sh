@@ -1,11 +1,22 @@
 #!/bin/sh
 # Debian 12 packages promlet needs to build, test and run its demo.
 # Used by the README commands and by .ci/run; safe to run again.
+# `sh .ci/deps.sh packaging` also installs what `make deb`, `make rpm` and
+# `make package-check` need.
 set -e
 PKGS="build-essential autoconf automake autoconf-archive libtool pkg-config
  libcurl4-openssl-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler
  libsnappy-dev libyaml-dev libpcre2-dev libjansson-dev libssl-dev libcmocka-dev
  prometheus prometheus-node-exporter python3 python3-snappy curl procps"
+# dpkg-buildpackage and dh; rpmbuild (Debian's rpm); lintian and rpmlint;
+# systemd only for systemd-analyze verify (installing it in a container is
+# harmless: nothing starts without systemd as PID 1); man-db so that
+# systemd-analyze and the check can resolve man:promlet(1); adduser,
+# util-linux (setpriv) and file for the maintainer scripts, the check and
+# rpm's brp-strip.
+PKGS_PACKAGING="dpkg-dev debhelper fakeroot rpm lintian rpmlint systemd man-db
+ adduser util-linux file"
+[ "${1:-}" = packaging ] && PKGS="$PKGS $PKGS_PACKAGING"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -9,6 +9,12 @@
  *
  * Durations are in milliseconds. Secrets (passwords, credentials, client
  * secrets) are kept here but never printed: config_dump() redacts them.
+ *
+ * Scalar values may use ${NAME} for an environment variable (an unset one
+ * is an error) and $$ for a literal dollar; relabel replacement and
+ * target_label are exempt because they use $1/${name} themselves. Relative
+ * file paths are resolved against the directory of the config file.
+ * docs/configuration.md lists the supported subset.
  */
 #ifndef PROMLET_CONFIG_H
 #define PROMLET_CONFIG_H
@@ -39,6 +45,7 @@ struct config_tls {
 	char	*server_name;
 	int	 insecure_skip_verify;
 	char	*min_version;	/* "TLS12" etc., NULL = default */
+	char	*max_version;	/* NULL = library default */
 };
 
 /* HTTP client settings shared by scrape and remote write. */
@@ -46,11 +53,15 @@ struct config_http {
 	char			*basic_auth_username;
 	char			*basic_auth_password;		/* secret */
 	char			*basic_auth_password_file;
-	char			*authorization_type;		/* default "Bearer" */
+	/* "Bearer" when authorization or bearer_token(_file) is set, else NULL;
+	 * bearer_token(_file) land in authorization_credentials(_file). */
+	char			*authorization_type;
 	char			*authorization_credentials;	/* secret */
 	char			*authorization_credentials_file;
 	struct config_tls	 tls;
 	char			*proxy_url;
+	char			*no_proxy;	/* comma-separated, with proxy_url */
+	int			 proxy_from_environment;	/* default 0 */
 	int			 follow_redirects;		/* default 1 */
 	int			 enable_http2;			/* default 1 scrape, 0 rw */
 };
@@ -65,6 +76,35 @@ struct config_file_sd {
 	char			**files;	/* globs allowed */
 	size_t			  nfiles;
 	int64_t			  refresh_interval_ms;	/* default 5m */
+};
+
+/* kubernetes_sd_configs. */
+enum config_k8s_role {
+	CONFIG_K8S_POD = 0,
+	CONFIG_K8S_NODE,
+	CONFIG_K8S_ENDPOINTS,
+	CONFIG_K8S_ENDPOINTSLICE,
+	CONFIG_K8S_SERVICE,
+};
+
+struct config_k8s_selector {
+	enum config_k8s_role	 role;
+	char			*label;		/* label selector, NULL = none */
+	char			*field;		/* field selector, NULL = none */
+};
+
+struct config_k8s_sd {
+	enum config_k8s_role		 role;
+	char				*api_server;	/* NULL = in-cluster */
+	char				**namespaces;	/* none = all */
+	size_t				  nnamespaces;
+	int				  own_namespace;
+	struct config_k8s_selector	 *selectors;	/* one per role */
+	size_t				  nselectors;
+	int				  attach_metadata_node;
+	/* Only set with api_server; in-cluster uses the service account. */
+	struct config_http		  http;
+	unsigned			  line;
 };
 
 struct config_scrape {
@@ -89,6 +129,19 @@ struct config_scrape {
 	struct relabel_rules	 relabel;
 	struct relabel_rules	 metric_relabel;
 	unsigned		 line;			/* where it was defined */
+
+	/* In Accept preference order, Prometheus spelling
+	 * ("OpenMetricsText1.0.0", "PrometheusText0.0.4", ...). */
+	char			**scrape_protocols;
+	size_t			  nscrape_protocols;
+	char			 *fallback_scrape_protocol;	/* NULL = none */
+	int			  enable_compression;		/* default 1 */
+	int			  track_timestamps_staleness;	/* default 0 */
+	int			  extra_scrape_metrics;		/* default 0 */
+	uint64_t		  target_limit;			/* 0 = none */
+	uint64_t		  keep_dropped_targets;		/* 0 = all */
+	struct config_k8s_sd	 *k8s_sd;
+	size_t			  nk8s_sd;
 };
 
 struct config_queue {
@@ -118,9 +171,11 @@ struct config_azuread {
 	char	*tenant_id;
 	char	*client_secret;		/* secret */
 	char	*client_secret_file;
-	char	*certificate_file;
+	char	*certificate_file;	/* PEM cert (+ key unless below) */
 	char	*token_file_path;	/* workload identity */
 	char	*scope;			/* override; NULL = per cloud */
+	char	*certificate_key_file;	/* separate PEM key, NULL = in cert */
+	int	 send_certificate_chain;	/* x5c header, default 0 */
 };
 
 struct config_remote_write {
@@ -131,7 +186,8 @@ struct config_remote_write {
 	struct relabel_rules	 write_relabel;
 	struct config_queue	 queue;
 	int			 metadata_send;		/* default 1 */
-	int64_t			 metadata_send_interval_ms;
+	int64_t			 metadata_send_interval_ms;	/* 1m */
+	int64_t			 metadata_max_samples_per_send;	/* 2000 */
 	struct config_http	 http;
 	struct config_azuread	 azuread;
 	/* Limits a receiver enforces; series beyond them are dropped before
@@ -151,6 +207,8 @@ struct config {
 	size_t				 nscrape;
 	struct config_remote_write	*remote_write;
 	size_t				 nremote_write;
+	char				**scrape_protocols;	/* global */
+	size_t				  nscrape_protocols;
 };
 
 /* Returns NULL and an allocated "file:line:col: message" in *cause. */
@@ -165,5 +223,9 @@ int		 config_parse_duration(const char *, int64_t *ms);
 /* A stable identity for comparing configs across reloads. */
 uint64_t	 config_scrape_hash(const struct config_scrape *);
 uint64_t	 config_remote_write_hash(const struct config_remote_write *);
+/* Prometheus size syntax (units.ParseBase2Bytes): 10MB = 10MiB, 1.5GB. */
+int		 config_parse_size(const char *, uint64_t *bytes);
+/* "pod", "node", ... */
+const char	*config_k8s_role_name(enum config_k8s_role);
 
 #endif

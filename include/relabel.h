@@ -8,8 +8,19 @@
  * errors. Compilation uses PCRE2, with JIT when available.
  *
  * relabel_apply() works on a sorted label set in place. New strings it
- * makes (expanded replacements, case changes) are allocated in the arena
- * the caller passes, which must outlive the label set.
+ * makes (expanded replacements, case changes, target names) are allocated
+ * in the arena the caller passes, which must outlive the label set; the
+ * result never points into the rules, so rules may be freed (reload)
+ * while results live on. Unchanged values stay where they were, and a
+ * value may become a slice of another value of the input set.
+ *
+ * Threads: a compiled rule keeps scratch state (its PCRE2 match data and
+ * the buffer joining source values), so one rule list must not be applied
+ * from two threads at once. promlet applies rules only on its event-loop
+ * thread. Beyond the arena and growth of the label array (and, once, of
+ * that buffer), applying rules allocates nothing.
+ *
+ * See docs/relabel.md for the RE2 subset and the known differences.
  */
 #ifndef PROMLET_RELABEL_H
 #define PROMLET_RELABEL_H
@@ -56,15 +67,32 @@ struct relabel_rules {
 /* A rule with Prometheus's defaults; the caller sets fields then compiles. */
 struct relabel_rule *relabel_rule_create(void);
 void		 relabel_rule_free(struct relabel_rule *);
+/* Case-insensitive, as Prometheus; -1 when unknown. */
 int		 relabel_action_parse(const char *, enum relabel_action *);
 const char	*relabel_action_name(enum relabel_action);
-/* Validate and compile; on error *cause is an allocated message. */
+/*
+ * relabel_action_parse with Prometheus's messages: "relabel action cannot
+ * be empty" or "unknown relabel action \"x\"".
+ */
+int		 relabel_rule_set_action(struct relabel_rule *, const char *,
+		    char **cause);
+/*
+ * Validate and compile; on error *cause is an allocated message with
+ * Prometheus's text (regex errors read like Go's "error parsing regexp:
+ * ..."). The caller adds file:line:column. May be called again after the
+ * fields change. NULL separator/regex/replacement mean "".
+ */
 int		 relabel_rule_compile(struct relabel_rule *, char **cause);
 void		 relabel_rules_add(struct relabel_rules *,
 		    struct relabel_rule *);
+/* Frees the rules and the array, leaving an empty list. */
 void		 relabel_rules_free(struct relabel_rules *);
 
-/* Returns 1 when the series is kept, 0 when dropped. */
+/*
+ * Returns 1 when the series is kept, 0 when dropped (the first dropping
+ * rule stops processing; the set is then in an unspecified state). A set
+ * that lost __name__ is still "kept": the caller decides.
+ */
 int		 relabel_apply(const struct relabel_rules *, struct labels *,
 		    struct arena *);
 

@@ -12,6 +12,15 @@
  * scrape_cache_end(), which is when the scrape loop writes stale markers.
  * Entries unseen for a few iterations are evicted and release their hold
  * on the series table.
+ *
+ * Staleness is per series ref, as Prometheus tracks it per label set: two
+ * raw texts that give the same series (labels in another order, or made
+ * equal by relabeling) make one ref, which goes stale only when neither
+ * was seen; each ref is reported once per call.
+ *
+ *	begin -> get (hit) ------------------------> seen -> ... -> end
+ *	         get (miss) -> labels -> put (seen) ------------/    or
+ *	                                                      all_stale
  */
 #ifndef PROMLET_SCRAPE_CACHE_H
 #define PROMLET_SCRAPE_CACHE_H
@@ -23,6 +32,9 @@
 #include "series.h"
 
 struct scrape_cache;
+
+/* Entries unseen for more iterations than this are evicted. */
+#define SCRAPE_CACHE_KEEP_ITERS	2
 
 struct scrape_cache_entry {
 	series_ref	ref;
@@ -37,7 +49,12 @@ void		 scrape_cache_free(struct scrape_cache *);
 void		 scrape_cache_begin(struct scrape_cache *);
 struct scrape_cache_entry *scrape_cache_get(struct scrape_cache *,
 		    struct lstr raw);
-/* Insert after a miss; the cache takes over the caller's hold on ref. */
+/*
+ * Insert after a miss; the cache takes over the caller's hold on ref (none
+ * for SERIES_REF_NONE) and copies raw. The entry counts as seen in the
+ * current iteration. Entry pointers stay valid until the entry is evicted
+ * by scrape_cache_end() or the cache is freed.
+ */
 struct scrape_cache_entry *scrape_cache_put(struct scrape_cache *,
 		    struct lstr raw, series_ref ref, int dropped);
 /* Mark an entry as seen in the current iteration. */

@@ -6,8 +6,9 @@
  * by all series, so a series costs its slot plus 8 bytes per label.
  *
  *	labels --hash--> open-addressing index --> slot[ref]
- *	slot[ref] = { hash, nlabels, sym[2*n] (name,value symbol ids),
- *	              refcount, last_seen_ms }
+ *	slot[ref] = { hash, block, holds }		16 bytes
+ *	block     = { nlabels, sym[2*n] (name,value symbol ids) } in a pool
+ *	sym[id]   = { string, length, refcount } shared by all series
  *
  * Refs are reused after a series is freed. The WAL writes a series record
  * whenever a ref is (re)assigned, so readers that replay in order always
@@ -35,12 +36,14 @@ struct series_table *series_table_create(void);
 void		 series_table_free(struct series_table *);
 
 /*
- * Look up a sorted, valid label set; add it when absent. *created is set
- * to 1 when the ref is new (the caller then logs it to the WAL). The new
- * series starts with a hold count of 1 owned by the caller.
+ * Look up a sorted, valid label set; add it when absent. *created (may be
+ * NULL) is set to 1 when the ref is new (the caller then logs it to the
+ * WAL). Either way the caller receives one hold on the ref: a new series
+ * starts with a hold count of 1, an existing one gains one.
  */
 series_ref	 series_get_or_add(struct series_table *, const struct labels *,
 		    uint64_t hash, int *created);
+/* Look up without taking a hold; SERIES_REF_NONE when absent. */
 series_ref	 series_lookup(struct series_table *, const struct labels *,
 		    uint64_t hash);
 void		 series_hold(struct series_table *, series_ref);

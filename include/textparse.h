@@ -10,6 +10,28 @@
  * whole page (TEXTPARSE_ERROR, with line/column and a message), NaN values
  * other than the stale marker bit pattern are kept, a scraped NaN never
  * carries the stale marker bits, and empty label values mean "absent".
+ *
+ * The two grammars, as Prometheus's lexers accept them:
+ *
+ *	text 0.0.4   [blanks] name [blanks] ["{" labels "}"] [blanks] value
+ *	             [blanks [digits]] [blanks] "\n"
+ *	             blanks = [ \t]+ anywhere between tokens; a missing comma
+ *	             between label pairs and a trailing comma are accepted;
+ *	             "# HELP|TYPE name text", any other "#" line is a comment.
+ *	OpenMetrics  name ["{" labels "}"] " " value [" " seconds]
+ *	             [" # {" labels "} " value [" " seconds]] "\n"
+ *	             exactly one space between tokens, none inside braces;
+ *	             "# HELP|TYPE|UNIT name text", "# EOF" last, no comments.
+ *
+ * In both, "{" may start the line when the metric name is given inside the
+ * braces as a quoted string ({"my.metric",a="1"}); label names may be
+ * quoted too. Such names are accepted by textparse_labels() only when
+ * textparse_set_utf8_names() allows them or they are valid legacy names,
+ * as Prometheus does under metric_name_validation_scheme legacy / utf8.
+ *
+ * OpenMetrics "_created" series of counters, summaries and histograms are
+ * skipped (not returned), as Prometheus does when it parses created
+ * timestamps; exemplars are validated and then dropped.
  */
 #ifndef PROMLET_TEXTPARSE_H
 #define PROMLET_TEXTPARSE_H
@@ -49,27 +71,35 @@ enum metric_type {
 
 /* The stale marker: a NaN that scraped values must never carry. */
 #define STALE_NAN_BITS	0x7ff0000000000002ULL
+/* What every scraped NaN becomes (Prometheus's value.NormalNaN). */
+#define NORMAL_NAN_BITS	0x7ff8000000000001ULL
 
 struct textparse {
 	/* Private: callers only read through the accessors below. */
 	const char		*buf;
 	size_t			 len;
-	size_t			 pos;
+	size_t			 pos;		/* start of the next line */
+	size_t			 fast_end;	/* after the last newline */
 	enum textparse_format	 format;
-	unsigned		 line;
-	size_t			 line_start;
-	int			 eof_seen;
+	int			 eof_seen;	/* OpenMetrics "# EOF" read */
+	int			 failed;
+	int			 utf8_names;
 
 	/* The current entry. */
+	enum textparse_entry	 kind;
 	struct lstr		 series;	/* name{...} as written */
-	struct lstr		 name;
+	struct lstr		 name;		/* raw, without quotes */
 	struct lstr		 labels_text;	/* inside the braces */
 	struct lstr		 text;		/* HELP/UNIT text or comment */
+	int			 name_quoted;
 	enum metric_type	 type;
 	double			 value;
 	int64_t			 ts_ms;
 	int			 has_ts;
 	int			 has_exemplar;
+	double			 exemplar_value;
+	int64_t			 exemplar_ts_ms;
+	int			 exemplar_has_ts;
 
 	/* Family state: the last TYPE line applies to following series. */
 	struct lstr		 family;
@@ -82,6 +112,12 @@ struct textparse {
 
 void	textparse_init(struct textparse *, const char *, size_t,
 	    enum textparse_format);
+/*
+ * Accept quoted metric and label names that are not legacy names (any
+ * valid UTF-8), as Prometheus 3 does by default. Off after init: promlet
+ * keeps legacy names unless configured otherwise.
+ */
+void	textparse_set_utf8_names(struct textparse *, int);
 /* Pick the format from an HTTP Content-Type header value (may be NULL). */
 enum textparse_format textparse_format_for(const char *content_type);
 enum textparse_entry textparse_next(struct textparse *);
@@ -97,13 +133,23 @@ enum metric_type textparse_type(const struct textparse *);
  * Decode the current series' labels (including __name__) into a sorted
  * set. Escaped values are unescaped into scratch, which is reset first.
  * Returns -1 with a message in p->err for duplicate or invalid names.
+ * Labels with empty values are left out (they mean "absent").
  */
 int		textparse_labels(struct textparse *, struct labels *,
 		    struct buf *scratch);
+/*
+ * OpenMetrics: returns 1 when the current series had an exemplar and
+ * sets its value and, when present, its timestamp (*has_ts).
+ */
+int		textparse_exemplar(const struct textparse *, double *,
+		    int64_t *, int *has_ts);
 
 /* TEXTPARSE_HELP/TYPE/UNIT: the metric family and its text or type. */
 struct lstr	textparse_family(const struct textparse *);
+/* HELP/UNIT text as written (escapes kept); a comment's whole line. */
 struct lstr	textparse_text(const struct textparse *);
+/* HELP text with escapes decoded into scratch (reset first). */
+struct lstr	textparse_help(const struct textparse *, struct buf *scratch);
 
 /* TEXTPARSE_ERROR: "line:col: message". */
 const char	*textparse_error(const struct textparse *);

@@ -1,14 +1,41 @@
 /*
  * promlet: scrape Prometheus targets and forward samples over remote
  * write, with a write-ahead log in between. main() parses flags,
- * dispatches subcommands and wires the stages together.
+ * dispatches subcommands and wires the stages together; the stages
+ * themselves live in the library (see docs/architecture.md).
+ *
+ * Shutdown order matters for "nothing lost": stop the scrapers (which
+ * write stale markers and commit them), flush the remote writers for at
+ * most --storage.remote.flush-deadline, then close the WAL (fsync and
+ * cursor persistence). What could not be sent stays in the WAL and goes
+ * out after the next start.
  */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "buf.h"
+#include "cli.h"
+#include "config.h"
+#include "file_sd.h"
+#include "http.h"
 #include "log.h"
+#include "remote_write.h"
+#include "scrape.h"
+#include "series.h"
+#include "wal.h"
+#include "web.h"
+#include "xmalloc.h"
 
 struct main_flags {
 	const char	*config_file;
@@ -16,6 +43,39 @@ struct main_flags {
 	const char	*listen_address;
 	const char	*log_level;
 	const char	*log_format;
+	int		 lifecycle;
+	uint64_t	 wal_max_bytes;
+	int64_t		 wal_max_age_ms;
+	int64_t		 flush_deadline_ms;
+};
+
+struct daemon {
+	struct main_flags	 fl;
+	struct event_base	*base;
+	struct http_client	*http;
+	struct series_table	*series;
+	struct wal		*wal;
+	struct scrape_manager	*scrape;
+	struct remote_write	**rw;
+	size_t			 nrw;
+	struct file_sd		**fsd;
+	size_t			 nfsd;
+	struct web		*web;
+	struct config		*cfg;
+	struct event		*tick;
+	struct event		*sig_int;
+	struct event		*sig_term;
+	struct event		*sig_hup;
+	int			 ready;
+	int			 stopping;
+	int64_t			 stop_deadline;
+	int64_t			 stop_requested_ms;
+	int64_t			 started_ms;
+	uint64_t		 ticks;
+	uint64_t		 reloads_ok;
+	uint64_t		 reloads_failed;
+	int			 last_reload_ok;
+	int64_t			 last_reload_ms;
 };
 
 static void
@@ -28,16 +88,531 @@ main_usage(FILE *f)
 "       promlet debug relabel -c FILE (--job NAME [--target] |\n"
 "                             --remote-write NAME) 'metric{a=\"1\"}'\n"
 "\n"
-"Scrape Prometheus targets and forward the samples over remote write.\n"
+"Scrape Prometheus targets and forward the samples over remote write,\n"
+"keeping a write-ahead log so nothing is lost across outages and restarts.\n"
 "\n"
 "flags:\n"
-"  --config.file=PATH          configuration file (default: promlet.yml)\n"
-"  --storage.agent.path=DIR    write-ahead log directory (default: data-agent/)\n"
-"  --web.listen-address=ADDR   address for /metrics and the API (default: 0.0.0.0:9099)\n"
-"  --log.level=LEVEL           debug, info, warn or error (default: info)\n"
-"  --log.format=FORMAT         logfmt or json (default: logfmt)\n"
-"  --version                   print the version and exit\n"
-"  --help                      print this help and exit\n");
+"  --config.file=PATH               configuration file (default: promlet.yml)\n"
+"  --storage.agent.path=DIR         write-ahead log directory (default: data-agent/)\n"
+"  --storage.agent.max-bytes=SIZE   WAL disk cap; oldest data is dropped beyond it\n"
+"                                   (default: 1GiB)\n"
+"  --storage.agent.max-age=DUR      drop WAL data older than this (default: 0, off)\n"
+"  --storage.remote.flush-deadline=DUR\n"
+"                                   how long to flush remote writes at shutdown\n"
+"                                   (default: 1m)\n"
+"  --web.listen-address=ADDR        address for /metrics and the API\n"
+"                                   (default: 0.0.0.0:9099)\n"
+"  --web.enable-lifecycle           allow POST /-/reload\n"
+"  --log.level=LEVEL                debug, info, warn or error (default: info)\n"
+"  --log.format=FORMAT              logfmt or json (default: logfmt)\n"
+"  --version                        print the version and exit\n"
+"  --help                           print this help and exit\n"
+"\n"
+"signals: SIGHUP reloads the configuration; SIGINT and SIGTERM stop cleanly.\n");
+}
+
+static int
+main_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	double v;
+	uint64_t mult = 1;
+
+	v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	if (strcasecmp(end, "") == 0 || strcasecmp(end, "B") == 0)
+		mult = 1;
+	else if (strcasecmp(end, "KB") == 0 || strcasecmp(end, "KiB") == 0)
+		mult = 1024ULL;
+	else if (strcasecmp(end, "MB") == 0 || strcasecmp(end, "MiB") == 0)
+		mult = 1024ULL * 1024;
+	else if (strcasecmp(end, "GB") == 0 || strcasecmp(end, "GiB") == 0)
+		mult = 1024ULL * 1024 * 1024;
+	else if (strcasecmp(end, "TB") == 0 || strcasecmp(end, "TiB") == 0)
+		mult = 1024ULL * 1024 * 1024 * 1024;
+	else
+		return -1;
+	*out = (uint64_t)(v * (double)mult);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Self-metrics.                                                      */
+
+static void
+main_process_metrics(struct daemon *d, struct buf *b)
+{
+	struct rusage ru;
+	long rss_pages = 0, vsz_pages = 0, page = sysconf(_SC_PAGESIZE);
+	size_t fds = 0;
+	struct rlimit rl;
+	FILE *f;
+	DIR *dir;
+	struct dirent *de;
+
+	getrusage(RUSAGE_SELF, &ru);
+	if ((f = fopen("/proc/self/statm", "r")) != NULL) {
+		if (fscanf(f, "%ld %ld", &vsz_pages, &rss_pages) != 2)
+			vsz_pages = rss_pages = 0;
+		fclose(f);
+	}
+	if ((dir = opendir("/proc/self/fd")) != NULL) {
+		while ((de = readdir(dir)) != NULL)
+			if (de->d_name[0] != '.')
+				fds++;
+		closedir(dir);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	buf_printf(b,
+	    "# HELP process_cpu_seconds_total Total user and system CPU time "
+	    "spent in seconds.\n"
+	    "# TYPE process_cpu_seconds_total counter\n"
+	    "process_cpu_seconds_total %.6f\n"
+	    "# HELP process_resident_memory_bytes Resident memory size in "
+	    "bytes.\n"
+	    "# TYPE process_resident_memory_bytes gauge\n"
+	    "process_resident_memory_bytes %ld\n"
+	    "# HELP process_virtual_memory_bytes Virtual memory size in "
+	    "bytes.\n"
+	    "# TYPE process_virtual_memory_bytes gauge\n"
+	    "process_virtual_memory_bytes %ld\n"
+	    "# HELP process_open_fds Number of open file descriptors.\n"
+	    "# TYPE process_open_fds gauge\n"
+	    "process_open_fds %zu\n"
+	    "# HELP process_max_fds Maximum number of open file "
+	    "descriptors.\n"
+	    "# TYPE process_max_fds gauge\n"
+	    "process_max_fds %llu\n"
+	    "# HELP process_start_time_seconds Start time of the process "
+	    "since unix epoch in seconds.\n"
+	    "# TYPE process_start_time_seconds gauge\n"
+	    "process_start_time_seconds %.3f\n"
+	    "# HELP promlet_build_info A metric with a constant '1' value "
+	    "labeled by version.\n"
+	    "# TYPE promlet_build_info gauge\n"
+	    "promlet_build_info{version=\"%s\"} 1\n",
+	    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
+	    rss_pages * page, vsz_pages * page, fds,
+	    (unsigned long long)rl.rlim_cur, (double)d->started_ms / 1000.0,
+	    PACKAGE_VERSION);
+}
+
+static void
+main_metrics_cb(struct buf *b, void *arg)
+{
+	struct daemon *d = arg;
+	struct wal_stats ws;
+	size_t i, strings = 0, mem;
+
+	main_process_metrics(d, b);
+	mem = series_mem_bytes(d->series, &strings);
+	buf_printf(b,
+	    "# HELP promlet_series Active series in memory.\n"
+	    "# TYPE promlet_series gauge\n"
+	    "promlet_series %zu\n"
+	    "# HELP promlet_series_memory_bytes Memory of the series table "
+	    "and of the interned label strings.\n"
+	    "# TYPE promlet_series_memory_bytes gauge\n"
+	    "promlet_series_memory_bytes{part=\"table\"} %zu\n"
+	    "promlet_series_memory_bytes{part=\"strings\"} %zu\n"
+	    "# HELP promlet_config_last_reload_successful Whether the last "
+	    "configuration reload attempt was successful.\n"
+	    "# TYPE promlet_config_last_reload_successful gauge\n"
+	    "promlet_config_last_reload_successful %d\n"
+	    "# HELP promlet_config_reloads_total Configuration reloads by "
+	    "result.\n"
+	    "# TYPE promlet_config_reloads_total counter\n"
+	    "promlet_config_reloads_total{result=\"success\"} %llu\n"
+	    "promlet_config_reloads_total{result=\"failure\"} %llu\n",
+	    series_count(d->series), mem, strings, d->last_reload_ok,
+	    (unsigned long long)d->reloads_ok,
+	    (unsigned long long)d->reloads_failed);
+	wal_stats(d->wal, &ws);
+	buf_printf(b,
+	    "# HELP promlet_wal_size_bytes Bytes of WAL on disk.\n"
+	    "# TYPE promlet_wal_size_bytes gauge\n"
+	    "promlet_wal_size_bytes %llu\n"
+	    "# HELP promlet_wal_segments WAL segment files on disk.\n"
+	    "# TYPE promlet_wal_segments gauge\n"
+	    "promlet_wal_segments %llu\n"
+	    "# HELP promlet_wal_samples_appended_total Samples appended to "
+	    "the WAL.\n"
+	    "# TYPE promlet_wal_samples_appended_total counter\n"
+	    "promlet_wal_samples_appended_total %llu\n"
+	    "# HELP promlet_wal_series_appended_total Series records "
+	    "appended to the WAL.\n"
+	    "# TYPE promlet_wal_series_appended_total counter\n"
+	    "promlet_wal_series_appended_total %llu\n"
+	    "# HELP promlet_wal_samples_dropped_total Samples lost from the "
+	    "WAL, by reason.\n"
+	    "# TYPE promlet_wal_samples_dropped_total counter\n"
+	    "promlet_wal_samples_dropped_total{reason=\"disk_cap\"} %llu\n"
+	    "promlet_wal_samples_dropped_total{reason=\"corruption\"} %llu\n"
+	    "# HELP promlet_wal_write_errors_total Failed WAL writes (ENOSPC, "
+	    "EIO, ...).\n"
+	    "# TYPE promlet_wal_write_errors_total counter\n"
+	    "promlet_wal_write_errors_total %llu\n"
+	    "# HELP promlet_wal_fsync_duration_seconds WAL fsync time.\n"
+	    "# TYPE promlet_wal_fsync_duration_seconds summary\n"
+	    "promlet_wal_fsync_duration_seconds_sum %.6f\n"
+	    "promlet_wal_fsync_duration_seconds_count %llu\n",
+	    (unsigned long long)ws.bytes, (unsigned long long)ws.segments,
+	    (unsigned long long)ws.samples_appended,
+	    (unsigned long long)ws.series_appended,
+	    (unsigned long long)ws.samples_dropped_cap,
+	    (unsigned long long)ws.samples_lost_corrupt,
+	    (unsigned long long)ws.write_errors, ws.fsync_seconds_total,
+	    (unsigned long long)ws.fsyncs);
+	scrape_manager_write_metrics(d->scrape, b);
+	buf_puts(b, "# HELP promlet_remote_storage_samples_total Samples "
+	    "delivered to the remote (2xx).\n"
+	    "# TYPE promlet_remote_storage_samples_total counter\n");
+	for (i = 0; i < d->nrw; i++)
+		remote_write_write_metrics(d->rw[i], b);
+}
+
+static void
+main_config_cb(struct buf *b, void *arg)
+{
+	struct daemon *d = arg;
+
+	config_dump(d->cfg, b);
+}
+
+static void
+main_targets_cb(struct buf *b, void *arg)
+{
+	struct daemon *d = arg;
+
+	scrape_manager_write_targets(d->scrape, b);
+}
+
+static int
+main_ready_cb(void *arg)
+{
+	struct daemon *d = arg;
+
+	return d->ready && !d->stopping;
+}
+
+/* ------------------------------------------------------------------ */
+/* Remote writers and reload.                                         */
+
+static void
+main_commit_cb(void *arg)
+{
+	struct daemon *d = arg;
+	size_t i;
+
+	for (i = 0; i < d->nrw; i++)
+		remote_write_notify(d->rw[i]);
+}
+
+/*
+ * Match endpoints by name: an unchanged one keeps its queue and cursor,
+ * a changed or removed one is stopped first (so its reader releases the
+ * cursor name), then new ones start.
+ */
+static int
+main_apply_remote_writes(struct daemon *d, const struct config *cfg,
+    char **cause)
+{
+	struct remote_write **next;
+	size_t i, k;
+
+	next = xcalloc(cfg->nremote_write + 1, sizeof *next);
+	for (i = 0; i < d->nrw; i++) {
+		for (k = 0; k < cfg->nremote_write; k++) {
+			if (strcmp(remote_write_name(d->rw[i]),
+			    cfg->remote_write[k].name) == 0 &&
+			    remote_write_hash(d->rw[i]) ==
+			    config_remote_write_hash(&cfg->remote_write[k]))
+				break;
+		}
+		if (k < cfg->nremote_write) {
+			remote_write_update_config(d->rw[i], cfg,
+			    &cfg->remote_write[k]);
+			next[k] = d->rw[i];
+		} else {
+			log_info("remote write stopped", "remote_name=%s",
+			    remote_write_name(d->rw[i]));
+			remote_write_free(d->rw[i]);
+		}
+	}
+	for (k = 0; k < cfg->nremote_write; k++) {
+		if (next[k] != NULL)
+			continue;
+		next[k] = remote_write_create(d->base, d->http, d->wal, cfg,
+		    &cfg->remote_write[k], cause);
+		if (next[k] == NULL) {
+			for (i = 0; i < k; i++)
+				remote_write_free(next[i]);
+			free(next);
+			free(d->rw);
+			d->rw = NULL;
+			d->nrw = 0;
+			return -1;
+		}
+		log_info("remote write started", "remote_name=%s",
+		    cfg->remote_write[k].name);
+	}
+	free(d->rw);
+	d->rw = next;
+	d->nrw = cfg->nremote_write;
+	return 0;
+}
+
+/* Discovery objects borrow the config: rebuild them on every apply. */
+static void
+main_apply_file_sd(struct daemon *d, const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < d->nfsd; i++)
+		file_sd_free(d->fsd[i]);
+	free(d->fsd);
+	d->fsd = xcalloc(cfg->nscrape + 1, sizeof *d->fsd);
+	d->nfsd = 0;
+	for (i = 0; i < cfg->nscrape; i++) {
+		if (cfg->scrape[i].nfile_sd == 0)
+			continue;
+		d->fsd[d->nfsd++] = file_sd_create(d->base, d->scrape,
+		    cfg->scrape[i].job_name, cfg->scrape[i].file_sd,
+		    cfg->scrape[i].nfile_sd);
+	}
+}
+
+static int
+main_reload(struct daemon *d, char **cause)
+{
+	struct config *cfg, *old = d->cfg;
+
+	d->last_reload_ms = scrape_now_ms();
+	if ((cfg = config_load(d->fl.config_file, cause)) == NULL) {
+		log_error("reload failed, keeping the running config",
+		    "err=%s", *cause);
+		d->reloads_failed++;
+		d->last_reload_ok = 0;
+		return -1;
+	}
+	scrape_manager_apply(d->scrape, cfg);
+	main_apply_file_sd(d, cfg);
+	if (main_apply_remote_writes(d, cfg, cause) == -1) {
+		/* Scraping goes on into the WAL; nothing is lost. */
+		log_error("reload: remote write setup failed", "err=%s",
+		    *cause);
+		d->reloads_failed++;
+		d->last_reload_ok = 0;
+		d->cfg = cfg;
+		config_free(old);
+		return -1;
+	}
+	d->cfg = cfg;
+	config_free(old);
+	d->reloads_ok++;
+	d->last_reload_ok = 1;
+	log_info("configuration reloaded", "file=%s jobs=%zu remote_writes=%zu",
+	    d->fl.config_file, cfg->nscrape, cfg->nremote_write);
+	return 0;
+}
+
+static int
+main_reload_cb(char **cause, void *arg)
+{
+	return main_reload(arg, cause);
+}
+
+/* ------------------------------------------------------------------ */
+/* Loop callbacks.                                                    */
+
+static void
+main_drop_cb(series_ref ref, void *arg)
+{
+	struct daemon *d = arg;
+
+	wal_log_drop(d->wal, &ref, 1);
+}
+
+static void
+main_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int64_t now = scrape_now_ms();
+	size_t i, busy = 0;
+
+	d->ticks++;
+	if (d->stopping) {
+		for (i = 0; i < d->nrw; i++)
+			if (!remote_write_flush(d->rw[i]))
+				busy++;
+		if (busy == 0 || now >= d->stop_deadline) {
+			if (busy != 0)
+				log_warn("flush deadline reached; unsent data "
+				    "stays in the WAL for the next start",
+				    "endpoints=%zu", busy);
+			event_base_loopbreak(d->base);
+		}
+		return;
+	}
+	/* Unheld series are freed once a minute, after their stale marker. */
+	if (d->ticks % 60 == 0) {
+		series_gc(d->series, main_drop_cb, d);
+		wal_commit(d->wal);
+	}
+	wal_maintain(d->wal, now);
+}
+
+static void
+main_stop(struct daemon *d)
+{
+	struct timeval tv = { 0, 100 * 1000 };
+	size_t i;
+
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	d->stop_deadline = scrape_now_ms() + d->fl.flush_deadline_ms;
+	log_info("stopping: writing stale markers and flushing remote writes",
+	    "deadline=%.1fs", (double)d->fl.flush_deadline_ms / 1000.0);
+	scrape_manager_stop(d->scrape);
+	for (i = 0; i < d->nrw; i++)
+		remote_write_flush(d->rw[i]);
+	/* Check progress often while flushing. */
+	event_del(d->tick);
+	event_free(d->tick);
+	d->tick = event_new(d->base, -1, EV_PERSIST, main_tick_cb, d);
+	event_add(d->tick, &tv);
+}
+
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char *cause = NULL;
+
+	if (sig == SIGHUP) {
+		log_info("SIGHUP received, reloading", "file=%s",
+		    d->fl.config_file);
+		if (main_reload(d, &cause) == -1)
+			free(cause);
+		return;
+	}
+	/* A signal repeated at once (sent to the whole process group, say)
+	 * is the same request; one a while later means "hurry up". */
+	if (d->stopping && scrape_now_ms() - d->stop_requested_ms > 2000) {
+		log_warn("second signal, exiting now", NULL);
+		event_base_loopbreak(d->base);
+		return;
+	}
+	if (!d->stopping) {
+		d->stop_requested_ms = scrape_now_ms();
+		main_stop(d);
+	}
+}
+
+static int
+main_run(struct main_flags *fl)
+{
+	struct daemon d;
+	struct wal_options wo;
+	struct web_handlers wh;
+	struct timeval tv = { 1, 0 };
+	char *cause = NULL;
+	size_t i;
+	int rc = 1;
+
+	memset(&d, 0, sizeof d);
+	d.fl = *fl;
+	d.started_ms = scrape_now_ms();
+	d.last_reload_ok = 1;
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((d.cfg = config_load(fl->config_file, &cause)) == NULL) {
+		log_error("cannot load configuration", "err=%s", cause);
+		free(cause);
+		return 1;
+	}
+	memset(&wo, 0, sizeof wo);
+	wo.max_bytes = fl->wal_max_bytes;
+	wo.max_age_ms = fl->wal_max_age_ms;
+	if ((d.wal = wal_open(fl->storage_path, &wo, &cause)) == NULL) {
+		log_error("cannot open the write-ahead log", "dir=%s err=%s",
+		    fl->storage_path, cause);
+		free(cause);
+		config_free(d.cfg);
+		return 1;
+	}
+	if ((d.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed", NULL);
+	d.http = http_client_create(d.base);
+	d.series = series_table_create();
+	d.scrape = scrape_manager_create(d.base, d.http, d.series, d.wal,
+	    main_commit_cb, &d);
+
+	memset(&wh, 0, sizeof wh);
+	wh.metrics = main_metrics_cb;
+	wh.config = main_config_cb;
+	wh.targets = main_targets_cb;
+	wh.ready = main_ready_cb;
+	wh.reload = main_reload_cb;
+	wh.arg = &d;
+	wh.lifecycle = fl->lifecycle;
+	if ((d.web = web_create(d.base, fl->listen_address, &wh, &cause)) ==
+	    NULL) {
+		log_error("cannot start the web server", "err=%s", cause);
+		free(cause);
+		goto out;
+	}
+	if (main_apply_remote_writes(&d, d.cfg, &cause) == -1) {
+		log_error("cannot start remote write", "err=%s", cause);
+		free(cause);
+		goto out;
+	}
+	scrape_manager_apply(d.scrape, d.cfg);
+	main_apply_file_sd(&d, d.cfg);
+
+	d.sig_int = evsignal_new(d.base, SIGINT, main_signal_cb, &d);
+	d.sig_term = evsignal_new(d.base, SIGTERM, main_signal_cb, &d);
+	d.sig_hup = evsignal_new(d.base, SIGHUP, main_signal_cb, &d);
+	event_add(d.sig_int, NULL);
+	event_add(d.sig_term, NULL);
+	event_add(d.sig_hup, NULL);
+	d.tick = event_new(d.base, -1, EV_PERSIST, main_tick_cb, &d);
+	event_add(d.tick, &tv);
+
+	d.ready = 1;
+	log_info("promlet started", "version=%s config=%s wal=%s listen=%s "
+	    "jobs=%zu targets=%zu remote_writes=%zu", PACKAGE_VERSION,
+	    fl->config_file, fl->storage_path, fl->listen_address,
+	    d.cfg->nscrape, scrape_manager_target_count(d.scrape), d.nrw);
+	event_base_dispatch(d.base);
+	rc = 0;
+	log_info("stopped", NULL);
+out:
+	if (d.sig_int != NULL)
+		event_free(d.sig_int);
+	if (d.sig_term != NULL)
+		event_free(d.sig_term);
+	if (d.sig_hup != NULL)
+		event_free(d.sig_hup);
+	if (d.tick != NULL)
+		event_free(d.tick);
+	web_free(d.web);
+	for (i = 0; i < d.nfsd; i++)
+		file_sd_free(d.fsd[i]);
+	free(d.fsd);
+	scrape_manager_free(d.scrape);
+	for (i = 0; i < d.nrw; i++)
+		remote_write_free(d.rw[i]);
+	free(d.rw);
+	http_client_free(d.http);
+	wal_close(d.wal);
+	series_table_free(d.series);
+	config_free(d.cfg);
+	event_base_free(d.base);
+	return rc;
 }
 
 int
@@ -46,7 +621,12 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config.file", required_argument, NULL, 'c' },
 		{ "storage.agent.path", required_argument, NULL, 's' },
+		{ "storage.agent.max-bytes", required_argument, NULL, 'm' },
+		{ "storage.agent.max-age", required_argument, NULL, 'a' },
+		{ "storage.remote.flush-deadline", required_argument, NULL,
+		    'f' },
 		{ "web.listen-address", required_argument, NULL, 'l' },
+		{ "web.enable-lifecycle", no_argument, NULL, 'E' },
 		{ "log.level", required_argument, NULL, 'L' },
 		{ "log.format", required_argument, NULL, 'F' },
 		{ "version", no_argument, NULL, 'V' },
@@ -54,11 +634,22 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct main_flags fl = {
-		"promlet.yml", "data-agent/", "0.0.0.0:9099", "info", "logfmt"
+		"promlet.yml", "data-agent/", "0.0.0.0:9099", "info", "logfmt",
+		0, 1024ULL * 1024 * 1024, 0, 60 * 1000
 	};
 	enum log_level level;
 	enum log_format format;
 	int ch;
+
+	if (argc >= 3 && strcmp(argv[1], "check") == 0 &&
+	    strcmp(argv[2], "config") == 0)
+		return cli_check_config(argc - 3, argv + 3);
+	if (argc >= 3 && strcmp(argv[1], "debug") == 0 &&
+	    strcmp(argv[2], "parse") == 0)
+		return cli_debug_parse(argc - 3, argv + 3);
+	if (argc >= 3 && strcmp(argv[1], "debug") == 0 &&
+	    strcmp(argv[2], "relabel") == 0)
+		return cli_debug_relabel(argc - 3, argv + 3);
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -67,6 +658,33 @@ main(int argc, char **argv)
 		case 'l': fl.listen_address = optarg; break;
 		case 'L': fl.log_level = optarg; break;
 		case 'F': fl.log_format = optarg; break;
+		case 'E': fl.lifecycle = 1; break;
+		case 'm':
+			if (main_parse_size(optarg, &fl.wal_max_bytes) == -1) {
+				fprintf(stderr, "promlet: "
+				    "--storage.agent.max-bytes: bad size "
+				    "\"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case 'a':
+			if (config_parse_duration(optarg, &fl.wal_max_age_ms)
+			    == -1) {
+				fprintf(stderr, "promlet: "
+				    "--storage.agent.max-age: bad duration "
+				    "\"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case 'f':
+			if (config_parse_duration(optarg,
+			    &fl.flush_deadline_ms) == -1) {
+				fprintf(stderr, "promlet: "
+				    "--storage.remote.flush-deadline: bad "
+				    "duration \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
 		case 'V':
 			printf("promlet, version %s\n", PACKAGE_VERSION);
 			return 0;
@@ -77,6 +695,12 @@ main(int argc, char **argv)
 			main_usage(stderr);
 			return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "promlet: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		main_usage(stderr);
+		return 2;
 	}
 	if (log_parse_level(fl.log_level, &level) == -1) {
 		fprintf(stderr, "promlet: --log.level: unknown level \"%s\"\n",
@@ -89,7 +713,5 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(level, format);
-	log_info("starting promlet", "version=%s config=%s", PACKAGE_VERSION,
-	    fl.config_file);
-	return 0;
+	return main_run(&fl);
 }

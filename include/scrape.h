@@ -1,0 +1,72 @@
+/*
+ * Scrape manager: one pool per scrape_config, one target per discovered
+ * address, each with its own timer on the event loop.
+ *
+ *	timer -> http GET -> textparse -> scrape cache / relabel -> series
+ *	      -> WAL records (series + samples + stale markers) -> commit
+ *	      -> notify remote writers
+ *
+ * Targets fire at a stable offset inside their interval (derived from the
+ * target's identity, as Prometheus does) so many targets do not scrape at
+ * the same instant. Samples are timestamped at scrape start.
+ *
+ * A failed scrape (transport error, non-2xx, parse error, a limit
+ * exceeded) writes up=0, the report series, and stale markers for every
+ * series of the previous scrape; none of its own samples are kept.
+ */
+#ifndef PROMLET_SCRAPE_H
+#define PROMLET_SCRAPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "labels.h"
+
+struct buf;
+struct config;
+struct event_base;
+struct http_client;
+struct series_table;
+struct wal;
+
+struct scrape_manager;
+
+/* A set of targets sharing labels, as a static_config or file_sd entry. */
+struct target_group {
+	char		**targets;
+	size_t		  ntargets;
+	struct labels	  labels;	/* borrowed strings */
+	const char	 *source;	/* e.g. "static/0", a file path */
+};
+
+typedef void (*scrape_commit_cb)(void *);
+
+struct scrape_manager *scrape_manager_create(struct event_base *,
+		    struct http_client *, struct series_table *, struct wal *,
+		    scrape_commit_cb, void *);
+/*
+ * Apply a (new) config: keep pools and targets whose config and identity
+ * did not change (with their caches), stop removed ones with stale
+ * markers, start new ones. The config must outlive the manager or the
+ * next apply.
+ */
+void		 scrape_manager_apply(struct scrape_manager *,
+		    const struct config *);
+/* Replace the targets a discovery source provides for a job. */
+void		 scrape_manager_set_targets(struct scrape_manager *,
+		    const char *job, const char *source,
+		    const struct target_group *, size_t);
+/* Stop every target and write stale markers for all their series. */
+void		 scrape_manager_stop(struct scrape_manager *);
+void		 scrape_manager_free(struct scrape_manager *);
+void		 scrape_manager_write_metrics(struct scrape_manager *,
+		    struct buf *);
+/* /api/v1/targets-style JSON. */
+void		 scrape_manager_write_targets(struct scrape_manager *,
+		    struct buf *);
+size_t		 scrape_manager_target_count(struct scrape_manager *);
+
+/* Current wall-clock time in milliseconds. */
+int64_t		 scrape_now_ms(void);
+
+#endif

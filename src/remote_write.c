@@ -1,0 +1,887 @@
+/*
+ * Remote write sender. See include/remote_write.h for the data flow.
+ *
+ * Why batches are encoded when samples are queued, not when sent: a
+ * series may be dropped from the WAL (its ref freed and reused) while its
+ * samples still wait in a shard. Encoding at queue time copies the labels
+ * into the request body, so a queued sample never points at series state.
+ *
+ * Retries resend the same compressed body: the receiver sees identical
+ * requests, which remote write receivers must treat idempotently.
+ */
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "arena.h"
+#include "azuread.h"
+#include "buf.h"
+#include "config.h"
+#include "http.h"
+#include "labels.h"
+#include "log.h"
+#include "relabel.h"
+#include "remote_write.h"
+#include "rw_encode.h"
+#include "wal.h"
+#include "xmalloc.h"
+
+#define RW_MAX_ERROR_BODY	1024
+
+enum rw_drop_reason {
+	RW_DROP_UNKNOWN_SERIES = 0,
+	RW_DROP_LABEL_COUNT,
+	RW_DROP_NAME_LENGTH,
+	RW_DROP_VALUE_LENGTH,
+	RW_DROP_REJECTED,	/* a 4xx answer */
+	RW_DROP_TOO_OLD,
+	RW_DROP_COUNT
+};
+
+static const char *rw_drop_names[RW_DROP_COUNT] = {
+	"unknown_series", "label_count", "label_name_length",
+	"label_value_length", "http_4xx", "too_old",
+};
+
+/* Per-ref state: the encoded labels, or why the series is not sent. */
+struct rw_series {
+	char		*enc;
+	uint32_t	 len;
+	uint8_t		 known;
+	uint8_t		 drop;		/* 0 = send, else reason + 1, or relabeled */
+};
+
+#define RW_SERIES_RELABELED	0xff
+
+struct rw_batch {
+	struct buf	req;		/* uncompressed WriteRequest */
+	size_t		n;
+	struct wal_pos	first;		/* WAL position of the first sample */
+	int64_t		created_ms;
+	int64_t		max_ts;
+	int		sealed;
+};
+
+struct rw_shard {
+	struct remote_write	*rw;
+	unsigned		 idx;
+	struct rw_batch		*b;		/* ring */
+	size_t			 head;
+	size_t			 count;
+	size_t			 cap;
+	size_t			 queued;	/* samples in all batches */
+
+	int			 busy;		/* front batch in flight */
+	struct buf		 body;		/* its compressed form */
+	struct http_request	*req;
+	struct event		*timer;		/* deadline or backoff */
+	int			 backing_off;
+	int64_t			 backoff_ms;
+	unsigned		 attempt;
+	int64_t			 sent_ms;
+};
+
+struct remote_write {
+	struct event_base			*base;
+	struct http_client			*http;
+	struct wal				*wal;
+	struct wal_reader			*reader;
+	const struct config			*cfg;
+	const struct config_remote_write	*rwc;
+	char					*name;
+	char					*url;
+	uint64_t				 hash;
+	struct azuread				*aad;
+
+	struct rw_series			*series;
+	size_t					 nseries;
+	struct rw_shard				*shards;
+	size_t					 nshards;
+	size_t					 shard_capacity;
+	struct wal_pos				 read_pos;
+	int					 read_pos_valid;
+	struct event				*read_ev;
+	int					 flushing;
+	int					 reader_failed;
+
+	struct labels				 ls;
+	struct arena				 arena;
+	struct buf				 enc;
+
+	/* Self-metrics. */
+	uint64_t				 samples_sent;
+	uint64_t				 samples_retried;
+	uint64_t				 samples_failed;
+	uint64_t				 dropped[RW_DROP_COUNT];
+	uint64_t				 requests;
+	uint64_t				 requests_failed;
+	uint64_t				 bytes_sent;
+	uint64_t				 series_dropped[RW_DROP_COUNT];
+	double					 send_seconds;
+	int64_t					 highest_sent_ts;
+	int64_t					 highest_read_ts;
+	int					 failing;	/* log once per episode */
+};
+
+static void	rw_shard_kick(struct rw_shard *);
+static void	rw_read(struct remote_write *);
+
+static int64_t
+rw_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+rw_timer_set(struct event *ev, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+/* ------------------------------------------------------------------ */
+/* Series records.                                                    */
+
+static struct rw_series *
+rw_series_slot(struct remote_write *rw, series_ref ref)
+{
+	size_t n;
+
+	if (ref >= rw->nseries) {
+		n = rw->nseries == 0 ? 1024 : rw->nseries;
+		while (n <= ref)
+			n *= 2;
+		rw->series = xreallocarray(rw->series, n, sizeof *rw->series);
+		memset(rw->series + rw->nseries, 0,
+		    (n - rw->nseries) * sizeof *rw->series);
+		rw->nseries = n;
+	}
+	return &rw->series[ref];
+}
+
+static void
+rw_series_clear(struct rw_series *s)
+{
+	free(s->enc);
+	memset(s, 0, sizeof *s);
+}
+
+/*
+ * A series as this endpoint sends it: external labels fill gaps (target
+ * labels win), then write_relabel_configs, then the receiver's limits.
+ */
+static void
+rw_series_define(struct remote_write *rw, series_ref ref,
+    const struct labels *wal_labels)
+{
+	const struct config_remote_write *c = rw->rwc;
+	struct rw_series *s = rw_series_slot(rw, ref);
+	size_t i;
+	int reason = -1;
+
+	rw_series_clear(s);
+	s->known = 1;
+	labels_copy(&rw->ls, wal_labels);
+	arena_reset(&rw->arena);
+	for (i = 0; i < rw->cfg->external_labels.n; i++) {
+		struct lstr n = { rw->cfg->external_labels.v[i].name,
+		    strlen(rw->cfg->external_labels.v[i].name) };
+		struct lstr v = { rw->cfg->external_labels.v[i].value,
+		    strlen(rw->cfg->external_labels.v[i].value) };
+
+		if (labels_get(&rw->ls, n) == NULL)
+			labels_set(&rw->ls, n, v);
+	}
+	if (!relabel_apply(&c->write_relabel, &rw->ls, &rw->arena) ||
+	    rw->ls.n == 0) {
+		s->drop = RW_SERIES_RELABELED;
+		return;
+	}
+	if (c->max_label_count != 0 && rw->ls.n > c->max_label_count)
+		reason = RW_DROP_LABEL_COUNT;
+	for (i = 0; i < rw->ls.n && reason < 0; i++) {
+		if (c->max_label_name_length != 0 &&
+		    rw->ls.v[i].name.len > c->max_label_name_length)
+			reason = RW_DROP_NAME_LENGTH;
+		else if (c->max_label_value_length != 0 &&
+		    rw->ls.v[i].value.len > c->max_label_value_length)
+			reason = RW_DROP_VALUE_LENGTH;
+	}
+	if (reason >= 0) {
+		struct buf text = BUF_INIT;
+
+		s->drop = (uint8_t)(reason + 1);
+		rw->series_dropped[reason]++;
+		labels_format(&rw->ls, &text);
+		log_warn("series exceeds receiver limits, not sent",
+		    "remote_name=%s reason=%s series=%.*s", rw->name,
+		    rw_drop_names[reason], (int)(text.len > 200 ? 200 :
+		    text.len), text.data);
+		buf_free(&text);
+		return;
+	}
+	buf_reset(&rw->enc);
+	rw_encode_labels(&rw->ls, &rw->enc);
+	s->enc = xmemdup(rw->enc.data, rw->enc.len);
+	s->len = (uint32_t)rw->enc.len;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shards and batches.                                                */
+
+static struct rw_batch *
+rw_batch_at(struct rw_shard *sh, size_t i)
+{
+	return &sh->b[(sh->head + i) % sh->cap];
+}
+
+static struct rw_batch *
+rw_shard_tail(struct rw_shard *sh, const struct wal_pos *pos)
+{
+	struct remote_write *rw = sh->rw;
+	struct rw_batch *b;
+	size_t i, max = (size_t)rw->rwc->queue.max_samples_per_send;
+
+	if (sh->count != 0) {
+		b = rw_batch_at(sh, sh->count - 1);
+		if (!b->sealed && b->n < max)
+			return b;
+		b->sealed = 1;
+	}
+	if (sh->count == sh->cap) {
+		struct rw_batch *nb;
+
+		nb = xcalloc(sh->cap * 2, sizeof *nb);
+		for (i = 0; i < sh->count; i++)
+			nb[i] = *rw_batch_at(sh, i);
+		free(sh->b);
+		sh->b = nb;
+		sh->head = 0;
+		sh->cap *= 2;
+	}
+	b = rw_batch_at(sh, sh->count);
+	sh->count++;
+	buf_reset(&b->req);
+	b->n = 0;
+	b->first = *pos;
+	b->created_ms = rw_now_ms();
+	b->max_ts = INT64_MIN;
+	b->sealed = 0;
+	return b;
+}
+
+static void
+rw_shard_push(struct rw_shard *sh, const struct rw_series *s,
+    const struct wal_sample *smp, const struct wal_pos *pos)
+{
+	struct rw_batch *b = rw_shard_tail(sh, pos);
+
+	rw_encode_sample(&b->req, s->enc, s->len, smp->v, smp->t_ms);
+	b->n++;
+	if (smp->t_ms > b->max_ts)
+		b->max_ts = smp->t_ms;
+	sh->queued++;
+	if (b->n >= (size_t)sh->rw->rwc->queue.max_samples_per_send)
+		b->sealed = 1;
+}
+
+/* The oldest WAL position not yet delivered, over all shards. */
+static void
+rw_ack(struct remote_write *rw)
+{
+	struct wal_pos min = rw->read_pos;
+	size_t i;
+
+	if (!rw->read_pos_valid || rw->reader == NULL)
+		return;
+	for (i = 0; i < rw->nshards; i++) {
+		struct rw_shard *sh = &rw->shards[i];
+
+		if (sh->count != 0 &&
+		    wal_pos_cmp(&rw_batch_at(sh, 0)->first, &min) < 0)
+			min = rw_batch_at(sh, 0)->first;
+	}
+	wal_reader_ack(rw->reader, &min);
+}
+
+static void
+rw_shard_pop(struct rw_shard *sh)
+{
+	struct rw_batch *b = rw_batch_at(sh, 0);
+
+	sh->queued -= b->n;
+	buf_reset(&b->req);
+	b->n = 0;
+	sh->head = (sh->head + 1) % sh->cap;
+	sh->count--;
+	sh->busy = 0;
+	sh->attempt = 0;
+	sh->backoff_ms = 0;
+}
+
+/* Retry-After: delay-seconds or an HTTP-date; 0 when absent or bad. */
+static int64_t
+rw_retry_after_ms(const char *v)
+{
+	struct tm tm;
+	char *end;
+	long secs;
+	time_t when;
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	secs = strtol(v, &end, 10);
+	if (end != v && *end == '\0' && secs >= 0)
+		return (int64_t)secs * 1000;
+	memset(&tm, 0, sizeof tm);
+	if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm) == NULL)
+		return 0;
+	when = timegm(&tm);
+	secs = (long)(when - time(NULL));
+	return secs > 0 ? (int64_t)secs * 1000 : 0;
+}
+
+static void rw_send(struct rw_shard *);
+
+static void
+rw_send_done_cb(const struct http_response *resp, void *arg)
+{
+	struct rw_shard *sh = arg;
+	struct remote_write *rw = sh->rw;
+	const struct config_queue *q = &rw->rwc->queue;
+	struct rw_batch *b = rw_batch_at(sh, 0);
+	int64_t delay;
+	int recoverable;
+	char *text;
+	size_t tl;
+
+	sh->req = NULL;
+	rw->send_seconds += resp->total_seconds;
+	if (resp->curl_code == 0 && resp->status / 100 == 2) {
+		rw->samples_sent += b->n;
+		rw->bytes_sent += sh->body.len;
+		if (b->max_ts > rw->highest_sent_ts)
+			rw->highest_sent_ts = b->max_ts;
+		if (rw->failing) {
+			log_info("remote write recovered", "remote_name=%s "
+			    "url=%s", rw->name, rw->url);
+			rw->failing = 0;
+		}
+		rw_shard_pop(sh);
+		rw_ack(rw);
+		rw_read(rw);
+		rw_shard_kick(sh);
+		return;
+	}
+
+	rw->requests_failed++;
+	recoverable = resp->curl_code != 0 || resp->status / 100 == 5 ||
+	    (resp->status == 429 && q->retry_on_http_429);
+	/*
+	 * With Azure AD, 401 means the token went stale and 403 usually
+	 * means a role assignment that has not propagated yet (it can take
+	 * minutes): both heal without user action, so keep the data.
+	 */
+	if (rw->aad != NULL && (resp->status == 401 || resp->status == 403)) {
+		recoverable = 1;
+		if (resp->status == 401)
+			azuread_invalidate(rw->aad);
+	}
+	text = resp->body != NULL && resp->body->data != NULL ?
+	    resp->body->data : "";
+	tl = resp->body != NULL ? resp->body->len : 0;
+	if (tl > RW_MAX_ERROR_BODY)
+		tl = RW_MAX_ERROR_BODY;
+	while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
+		tl--;
+
+	if (!recoverable) {
+		log_error("remote write rejected, batch dropped",
+		    "remote_name=%s url=%s status=%ld samples=%zu body=%.*s",
+		    rw->name, rw->url, resp->status, b->n, (int)tl, text);
+		rw->samples_failed += b->n;
+		rw->dropped[RW_DROP_REJECTED] += b->n;
+		rw_shard_pop(sh);
+		rw_ack(rw);
+		rw_read(rw);
+		rw_shard_kick(sh);
+		return;
+	}
+
+	delay = sh->backoff_ms == 0 ? q->min_backoff_ms : sh->backoff_ms;
+	if (resp->curl_code == 0 && (resp->status / 100 == 5 ||
+	    resp->status == 429)) {
+		int64_t ra = rw_retry_after_ms(resp->retry_after);
+		if (ra > 0)
+			delay = ra;
+	}
+	sh->backoff_ms = delay * 2 > q->max_backoff_ms ? q->max_backoff_ms :
+	    delay * 2;
+	sh->attempt++;
+	rw->samples_retried += b->n;
+	if (!rw->failing || sh->attempt % 20 == 1) {
+		if (resp->curl_code != 0)
+			log_warn("remote write failed, will retry",
+			    "remote_name=%s url=%s err=%s attempt=%u "
+			    "backoff=%.3fs", rw->name, rw->url, resp->error,
+			    sh->attempt, (double)delay / 1000.0);
+		else
+			log_warn("remote write failed, will retry",
+			    "remote_name=%s url=%s status=%ld body=%.*s "
+			    "attempt=%u backoff=%.3fs", rw->name, rw->url,
+			    resp->status, (int)tl, text, sh->attempt,
+			    (double)delay / 1000.0);
+		if (resp->status == 403 && rw->aad != NULL)
+			log_warn("azure monitor refused the token",
+			    "remote_name=%s hint=%s", rw->name,
+			    "check that the identity has the Monitoring "
+			    "Metrics Publisher role on the data collection "
+			    "rule; new role assignments can take up to 30 "
+			    "minutes to apply");
+	}
+	rw->failing = 1;
+	sh->backing_off = 1;
+	rw_timer_set(sh->timer, delay);
+}
+
+static void
+rw_send(struct rw_shard *sh)
+{
+	struct remote_write *rw = sh->rw;
+	const struct config_remote_write *c = rw->rwc;
+	struct http_request_opts o;
+	const char *headers[16];
+	char *auth = NULL, *retry = NULL;
+	const char *token;
+	size_t nh = 0, i;
+
+	if (rw->aad != NULL) {
+		if ((token = azuread_authorization(rw->aad)) == NULL)
+			return;		/* resumed by the ready callback */
+		xasprintf(&auth, "Authorization: %s", token);
+	}
+	headers[nh++] = "Content-Encoding: snappy";
+	headers[nh++] = "Content-Type: application/x-protobuf";
+	headers[nh++] = "X-Prometheus-Remote-Write-Version: 0.1.0";
+	if (sh->attempt > 0) {
+		xasprintf(&retry, "Retry-Attempt: %u", sh->attempt);
+		headers[nh++] = retry;
+	}
+	if (auth != NULL)
+		headers[nh++] = auth;
+	headers[nh] = NULL;
+
+	memset(&o, 0, sizeof o);
+	o.method = "POST";
+	o.url = c->url;
+	o.body = sh->body.data;
+	o.body_len = sh->body.len;
+	o.timeout_ms = c->remote_timeout_ms;
+	o.max_body = 64 * 1024;
+	o.http = &c->http;
+
+	/* User headers cannot override the reserved ones (config checks). */
+	{
+		char **extra = NULL;
+		size_t ne = c->headers.n;
+
+		if (ne != 0) {
+			const char **all;
+
+			extra = xcalloc(ne, sizeof *extra);
+			all = xcalloc(nh + ne + 1, sizeof *all);
+			for (i = 0; i < nh; i++)
+				all[i] = headers[i];
+			for (i = 0; i < ne; i++) {
+				xasprintf(&extra[i], "%s: %s",
+				    c->headers.v[i].name, c->headers.v[i].value);
+				all[nh + i] = extra[i];
+			}
+			o.headers = all;
+			sh->req = http_request_start(rw->http, &o,
+			    rw_send_done_cb, sh);
+			for (i = 0; i < ne; i++)
+				free(extra[i]);
+			free(extra);
+			free(all);
+		} else {
+			o.headers = headers;
+			sh->req = http_request_start(rw->http, &o,
+			    rw_send_done_cb, sh);
+		}
+	}
+	rw->requests++;
+	sh->sent_ms = rw_now_ms();
+	if (auth != NULL) {
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+	}
+	free(retry);
+}
+
+/* Deadline or backoff expired. */
+static void
+rw_shard_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rw_shard *sh = arg;
+
+	if (sh->backing_off) {
+		sh->backing_off = 0;
+		rw_send(sh);
+		return;
+	}
+	rw_shard_kick(sh);
+}
+
+/* Send the front batch if it is due, or arm its deadline. */
+static void
+rw_shard_kick(struct rw_shard *sh)
+{
+	struct remote_write *rw = sh->rw;
+	struct rw_batch *b;
+	int64_t due;
+
+	if (sh->busy || sh->count == 0)
+		return;
+	b = rw_batch_at(sh, 0);
+	if (b->n == 0)
+		return;
+	due = b->created_ms + rw->rwc->queue.batch_send_deadline_ms;
+	if (!b->sealed && !rw->flushing && rw_now_ms() < due) {
+		rw_timer_set(sh->timer, due - rw_now_ms());
+		return;
+	}
+	b->sealed = 1;
+	if (rw_encode_compress(&b->req, &sh->body) == -1)
+		fatalx("snappy compression failed", NULL);
+	sh->busy = 1;
+	sh->attempt = 0;
+	evtimer_del(sh->timer);
+	rw_send(sh);
+}
+
+static void
+rw_aad_ready_cb(void *arg)
+{
+	struct remote_write *rw = arg;
+	size_t i;
+
+	for (i = 0; i < rw->nshards; i++) {
+		struct rw_shard *sh = &rw->shards[i];
+
+		if (sh->busy && sh->req == NULL && !sh->backing_off)
+			rw_send(sh);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading the WAL.                                                   */
+
+static size_t
+rw_free_capacity(struct remote_write *rw)
+{
+	size_t i, free_min = SIZE_MAX;
+
+	for (i = 0; i < rw->nshards; i++) {
+		size_t q = rw->shards[i].queued;
+		size_t f = q >= rw->shard_capacity ? 0 :
+		    rw->shard_capacity - q;
+		if (f < free_min)
+			free_min = f;
+	}
+	return free_min;
+}
+
+static void
+rw_read(struct remote_write *rw)
+{
+	struct wal_record rec;
+	struct wal_pos pos;
+	size_t i, room;
+	int rc, any = 0;
+
+	if (rw->reader == NULL)
+		return;
+	while ((room = rw_free_capacity(rw)) > 0) {
+		rc = wal_reader_next(rw->reader, &rec, room);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			if (!rw->reader_failed)
+				log_error("wal read failed", "remote_name=%s",
+				    rw->name);
+			rw->reader_failed = 1;
+			break;
+		}
+		rw->reader_failed = 0;
+		switch (rec.type) {
+		case WAL_RECORD_SERIES:
+			rw_series_define(rw, rec.ref, &rec.labels);
+			break;
+		case WAL_RECORD_DROP:
+			for (i = 0; i < rec.nrefs; i++) {
+				if (rec.refs[i] < rw->nseries)
+					rw_series_clear(
+					    &rw->series[rec.refs[i]]);
+			}
+			break;
+		case WAL_RECORD_SAMPLES:
+			pos = rec.pos;
+			for (i = 0; i < rec.nsamples; i++) {
+				const struct wal_sample *smp = &rec.samples[i];
+				struct rw_series *s;
+
+				pos.index = rec.pos.index + (uint32_t)i;
+				if (smp->t_ms > rw->highest_read_ts)
+					rw->highest_read_ts = smp->t_ms;
+				s = smp->ref < rw->nseries ?
+				    &rw->series[smp->ref] : NULL;
+				if (s == NULL || !s->known) {
+					rw->dropped[RW_DROP_UNKNOWN_SERIES]++;
+					continue;
+				}
+				if (s->drop != 0)
+					continue;
+				if (rw->rwc->queue.sample_age_limit_ms > 0 &&
+				    smp->t_ms < rw_now_ms() -
+				    rw->rwc->queue.sample_age_limit_ms) {
+					rw->dropped[RW_DROP_TOO_OLD]++;
+					continue;
+				}
+				rw_shard_push(&rw->shards[smp->ref %
+				    rw->nshards], s, smp, &pos);
+			}
+			any = 1;
+			break;
+		}
+		rw->read_pos = rec.next;
+		rw->read_pos_valid = 1;
+	}
+	for (i = 0; i < rw->nshards; i++)
+		rw_shard_kick(&rw->shards[i]);
+	if (any || rw->read_pos_valid)
+		rw_ack(rw);
+}
+
+static void
+rw_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	rw_read(arg);
+}
+
+void
+remote_write_notify(struct remote_write *rw)
+{
+	/* Deferred: scraping returns at once, reading runs next turn. */
+	event_active(rw->read_ev, EV_TIMEOUT, 0);
+}
+
+/* ------------------------------------------------------------------ */
+
+struct remote_write *
+remote_write_create(struct event_base *base, struct http_client *http,
+    struct wal *wal, const struct config *cfg,
+    const struct config_remote_write *rwc, char **cause)
+{
+	struct remote_write *rw;
+	const char *p;
+	size_t i, nb;
+
+	rw = xcalloc(1, sizeof *rw);
+	rw->base = base;
+	rw->http = http;
+	rw->wal = wal;
+	rw->cfg = cfg;
+	rw->rwc = rwc;
+	rw->name = xstrdup(rwc->name);
+	/* Never log credentials that may sit in a URL's userinfo. */
+	if ((p = strchr(rwc->url, '@')) != NULL &&
+	    strstr(rwc->url, "://") != NULL && p > strstr(rwc->url, "://"))
+		xasprintf(&rw->url, "%.*s<secret>%s",
+		    (int)(strstr(rwc->url, "://") + 3 - rwc->url), rwc->url, p);
+	else
+		rw->url = xstrdup(rwc->url);
+	rw->hash = config_remote_write_hash(rwc);
+	labels_init(&rw->ls);
+	buf_init(&rw->enc);
+	rw->highest_sent_ts = rw->highest_read_ts = 0;
+
+	if (rwc->azuread.method != AZUREAD_NONE) {
+		rw->aad = azuread_create(base, http, &rwc->azuread, rw->name,
+		    cause);
+		if (rw->aad == NULL)
+			goto fail;
+		azuread_set_ready_cb(rw->aad, rw_aad_ready_cb, rw);
+	}
+	rw->nshards = rwc->queue.min_shards > 0 ?
+	    (size_t)rwc->queue.min_shards : 1;
+	rw->shard_capacity = rwc->queue.capacity > 0 ?
+	    (size_t)rwc->queue.capacity : 10000;
+	nb = rw->shard_capacity / (size_t)rwc->queue.max_samples_per_send + 2;
+	rw->shards = xcalloc(rw->nshards, sizeof *rw->shards);
+	for (i = 0; i < rw->nshards; i++) {
+		struct rw_shard *sh = &rw->shards[i];
+
+		sh->rw = rw;
+		sh->idx = (unsigned)i;
+		sh->cap = nb;
+		sh->b = xcalloc(nb, sizeof *sh->b);
+		buf_init(&sh->body);
+		sh->timer = evtimer_new(base, rw_shard_timer_cb, sh);
+	}
+	rw->read_ev = event_new(base, -1, 0, rw_read_cb, rw);
+	if ((rw->reader = wal_reader_open(wal, rw->name, cause)) == NULL)
+		goto fail;
+	remote_write_notify(rw);
+	return rw;
+fail:
+	remote_write_free(rw);
+	return NULL;
+}
+
+void
+remote_write_free(struct remote_write *rw)
+{
+	size_t i, k;
+
+	if (rw == NULL)
+		return;
+	for (i = 0; rw->shards != NULL && i < rw->nshards; i++) {
+		struct rw_shard *sh = &rw->shards[i];
+
+		if (sh->req != NULL)
+			http_request_cancel(sh->req);
+		if (sh->timer != NULL)
+			event_free(sh->timer);
+		for (k = 0; k < sh->cap; k++)
+			buf_free(&sh->b[k].req);
+		free(sh->b);
+		buf_free(&sh->body);
+	}
+	free(rw->shards);
+	for (i = 0; i < rw->nseries; i++)
+		free(rw->series[i].enc);
+	free(rw->series);
+	if (rw->read_ev != NULL)
+		event_free(rw->read_ev);
+	wal_reader_close(rw->reader);
+	azuread_free(rw->aad);
+	labels_free(&rw->ls);
+	arena_free(&rw->arena);
+	buf_free(&rw->enc);
+	free(rw->name);
+	free(rw->url);
+	free(rw);
+}
+
+void
+remote_write_update_config(struct remote_write *rw, const struct config *cfg,
+    const struct config_remote_write *rwc)
+{
+	rw->cfg = cfg;
+	rw->rwc = rwc;
+}
+
+int
+remote_write_idle(struct remote_write *rw)
+{
+	size_t i;
+
+	for (i = 0; i < rw->nshards; i++) {
+		if (rw->shards[i].count != 0 && rw->shards[i].queued != 0)
+			return 0;
+	}
+	return 1;
+}
+
+int
+remote_write_flush(struct remote_write *rw)
+{
+	size_t i;
+
+	rw->flushing = 1;
+	rw_read(rw);
+	for (i = 0; i < rw->nshards; i++)
+		rw_shard_kick(&rw->shards[i]);
+	return remote_write_idle(rw);
+}
+
+const char *
+remote_write_name(const struct remote_write *rw)
+{
+	return rw->name;
+}
+
+uint64_t
+remote_write_hash(const struct remote_write *rw)
+{
+	return rw->hash;
+}
+
+void
+remote_write_write_metrics(struct remote_write *rw, struct buf *b)
+{
+	const char *n = rw->name;
+	size_t i, queued = 0;
+	double lag = 0;
+
+	for (i = 0; i < rw->nshards; i++)
+		queued += rw->shards[i].queued;
+	if (rw->highest_read_ts > rw->highest_sent_ts && rw->highest_sent_ts)
+		lag = (double)(rw->highest_read_ts - rw->highest_sent_ts) /
+		    1000.0;
+	buf_printf(b,
+	    "promlet_remote_storage_samples_total{remote_name=\"%s\"} %llu\n"
+	    "promlet_remote_storage_samples_failed_total{remote_name=\"%s\"} "
+	    "%llu\n"
+	    "promlet_remote_storage_samples_retried_total{remote_name=\"%s\"} "
+	    "%llu\n"
+	    "promlet_remote_storage_sent_bytes_total{remote_name=\"%s\"} "
+	    "%llu\n"
+	    "promlet_remote_storage_requests_total{remote_name=\"%s\"} %llu\n"
+	    "promlet_remote_storage_requests_failed_total{remote_name=\"%s\"} "
+	    "%llu\n"
+	    "promlet_remote_storage_sent_batch_duration_seconds_sum"
+	    "{remote_name=\"%s\"} %.6f\n"
+	    "promlet_remote_storage_samples_pending{remote_name=\"%s\"} %llu\n"
+	    "promlet_remote_storage_samples_queued{remote_name=\"%s\"} %zu\n"
+	    "promlet_remote_storage_shards{remote_name=\"%s\"} %zu\n"
+	    "promlet_remote_storage_queue_highest_sent_timestamp_seconds"
+	    "{remote_name=\"%s\"} %.3f\n"
+	    "promlet_remote_storage_lag_seconds{remote_name=\"%s\"} %.3f\n",
+	    n, (unsigned long long)rw->samples_sent,
+	    n, (unsigned long long)rw->samples_failed,
+	    n, (unsigned long long)rw->samples_retried,
+	    n, (unsigned long long)rw->bytes_sent,
+	    n, (unsigned long long)rw->requests,
+	    n, (unsigned long long)rw->requests_failed,
+	    n, rw->send_seconds,
+	    n, (unsigned long long)(rw->reader != NULL ?
+	    wal_reader_pending(rw->reader) : 0),
+	    n, queued, n, rw->nshards,
+	    n, (double)rw->highest_sent_ts / 1000.0, n, lag);
+	for (i = 0; i < RW_DROP_COUNT; i++)
+		buf_printf(b, "promlet_remote_storage_samples_dropped_total"
+		    "{remote_name=\"%s\",reason=\"%s\"} %llu\n", n,
+		    rw_drop_names[i], (unsigned long long)rw->dropped[i]);
+	for (i = RW_DROP_LABEL_COUNT; i <= RW_DROP_VALUE_LENGTH; i++)
+		buf_printf(b, "promlet_remote_storage_series_dropped_total"
+		    "{remote_name=\"%s\",reason=\"%s\"} %llu\n", n,
+		    rw_drop_names[i],
+		    (unsigned long long)rw->series_dropped[i]);
+	if (rw->aad != NULL)
+		azuread_write_metrics(rw->aad, b);
+}

@@ -1,0 +1,1171 @@
+/*
+ * The scrape loop.
+ *
+ * Ownership: the manager owns pools; a pool owns its targets and the
+ * target groups each discovery source gave it; a target owns its scrape
+ * cache (which holds its series refs), its label strings and its
+ * in-flight request. Configs are borrowed: main keeps a config alive until
+ * scrape_manager_apply() has switched to the next one.
+ *
+ * Everything runs on the loop thread. The only disk work is wal_commit(),
+ * a write(2) into the page cache; fsync happens on the WAL's own thread.
+ */
+#include "compat.h"
+
+#include <event2/event.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "relabel.h"
+#include "scrape.h"
+#include "scrape_cache.h"
+#include "series.h"
+#include "textparse.h"
+#include "wal.h"
+#include "xmalloc.h"
+
+/* The series every scrape adds about itself, in this order. */
+enum scrape_report {
+	SCRAPE_REPORT_UP = 0,
+	SCRAPE_REPORT_DURATION,
+	SCRAPE_REPORT_SAMPLES,
+	SCRAPE_REPORT_POST_RELABEL,
+	SCRAPE_REPORT_SERIES_ADDED,
+	SCRAPE_REPORT_COUNT
+};
+
+static const char *scrape_report_names[SCRAPE_REPORT_COUNT] = {
+	"up",
+	"scrape_duration_seconds",
+	"scrape_samples_scraped",
+	"scrape_samples_post_metric_relabeling",
+	"scrape_series_added",
+};
+
+#define SCRAPE_ACCEPT "application/openmetrics-text;version=1.0.0," \
+	"application/openmetrics-text;version=0.0.1;q=0.75," \
+	"text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+
+struct scrape_pool;
+
+struct scrape_target {
+	struct scrape_pool		*pool;
+	struct arena			 strings;	/* label strings */
+	struct labels			 labels;	/* final target labels */
+	struct labels			 discovered;	/* before relabeling */
+	char				*url;
+	uint64_t			 hash;
+	int				 keep;		/* mark for sync */
+
+	struct event			*timer;
+	int64_t				 next_ms;	/* scheduled start */
+	struct http_request		*req;
+	int64_t				 start_ms;
+	struct scrape_cache		*cache;
+	series_ref			 report[SCRAPE_REPORT_COUNT];
+	int				 report_written;
+
+	/* Status for /api/v1/targets and logs. */
+	int				 health;	/* -1 unknown, 0 down, 1 up */
+	char				*last_error;
+	int64_t				 last_scrape_ms;
+	double				 last_duration;
+	uint64_t			 last_samples;
+	uint64_t			 scrapes;
+	uint64_t			 failures;
+	uint64_t			 late;
+
+	TAILQ_ENTRY(scrape_target)	 entry;
+};
+
+TAILQ_HEAD(scrape_targets, scrape_target);
+
+struct scrape_source {
+	char				*name;
+	struct target_group		*groups;
+	size_t				 ngroups;
+	struct arena			 strings;
+	TAILQ_ENTRY(scrape_source)	 entry;
+};
+
+TAILQ_HEAD(scrape_sources, scrape_source);
+
+struct scrape_pool {
+	struct scrape_manager		*sm;
+	const struct config_scrape	*sc;
+	char				*job;
+	uint64_t			 hash;
+	int				 keep;
+	struct scrape_targets		 targets;
+	struct scrape_sources		 sources;
+	TAILQ_ENTRY(scrape_pool)	 entry;
+};
+
+TAILQ_HEAD(scrape_pools, scrape_pool);
+
+struct scrape_manager {
+	struct event_base	*base;
+	struct http_client	*http;
+	struct series_table	*series;
+	struct wal		*wal;
+	scrape_commit_cb	 commit_cb;
+	void			*commit_arg;
+	const struct config	*cfg;
+	struct scrape_pools	 pools;
+	int			 stopped;
+
+	/* Scratch reused by every scrape so steady state does not allocate. */
+	struct buf		 scratch;
+	struct labels		 ls;
+	struct arena		 arena;
+	struct wal_sample	*samples;
+	size_t			 nsamples;
+	size_t			 samples_cap;
+
+	/* Self-metrics. */
+	uint64_t		 scrapes_total;
+	uint64_t		 scrape_failures_total;
+	uint64_t		 samples_total;
+	uint64_t		 stale_total;
+	uint64_t		 late_total;
+	uint64_t		 sample_limit_exceeded;
+	uint64_t		 label_limit_exceeded;
+	uint64_t		 body_limit_exceeded;
+	uint64_t		 wal_errors;
+};
+
+static void	scrape_target_schedule(struct scrape_target *);
+static void	scrape_target_stop(struct scrape_target *, int64_t);
+
+int64_t
+scrape_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+scrape_sample_push(struct scrape_manager *sm, series_ref ref, int64_t t,
+    double v)
+{
+	if (sm->nsamples == sm->samples_cap) {
+		sm->samples_cap = sm->samples_cap == 0 ? 1024 :
+		    sm->samples_cap * 2;
+		sm->samples = xreallocarray(sm->samples, sm->samples_cap,
+		    sizeof *sm->samples);
+	}
+	sm->samples[sm->nsamples].ref = ref;
+	sm->samples[sm->nsamples].t_ms = t;
+	sm->samples[sm->nsamples].v = v;
+	sm->nsamples++;
+}
+
+static double
+scrape_stale_nan(void)
+{
+	uint64_t bits = STALE_NAN_BITS;
+	double v;
+
+	memcpy(&v, &bits, sizeof v);
+	return v;
+}
+
+/*
+ * Intern a label set, logging a series record to the WAL when the ref is
+ * new. The caller receives a hold on the ref.
+ */
+static series_ref
+scrape_intern(struct scrape_manager *sm, const struct labels *ls,
+    int *created)
+{
+	series_ref ref;
+	int c = 0;
+
+	ref = series_get_or_add(sm->series, ls, labels_hash(ls), &c);
+	if (c && wal_log_series(sm->wal, ref, ls) == -1)
+		sm->wal_errors++;
+	if (created != NULL)
+		*created = c;
+	return ref;
+}
+
+/* ------------------------------------------------------------------ */
+/* Targets from discovery: relabel into final labels and a URL.       */
+
+static struct lstr
+scrape_lstr(const char *s)
+{
+	return (struct lstr){ s, strlen(s) };
+}
+
+static void
+scrape_format_duration(char *out, size_t len, int64_t ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(out, len, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(out, len, "%lldms", (long long)ms);
+}
+
+/*
+ * Build a target from one address of a group. Returns NULL when
+ * relabel_configs drop it or its address is unusable.
+ */
+static struct scrape_target *
+scrape_target_create(struct scrape_pool *pool, const struct target_group *g,
+    const char *addr)
+{
+	const struct config_scrape *sc = pool->sc;
+	struct scrape_target *t;
+	struct labels ls = LABELS_INIT;
+	struct buf url = BUF_INIT;
+	const struct lstr *v;
+	char dur[32];
+	size_t i;
+	int first;
+
+	t = xcalloc(1, sizeof *t);
+	t->pool = pool;
+	t->health = -1;
+	labels_init(&t->labels);
+	labels_init(&t->discovered);
+
+	/* Group labels first; the defaults below only fill what is unset. */
+	for (i = 0; i < g->labels.n; i++)
+		labels_set(&ls, g->labels.v[i].name, g->labels.v[i].value);
+	labels_set(&ls, LSTR("__address__"),
+	    scrape_lstr(arena_strndup(&t->strings, addr, strlen(addr))));
+	if (labels_get(&ls, LSTR("job")) == NULL)
+		labels_set(&ls, LSTR("job"), scrape_lstr(sc->job_name));
+	if (labels_get(&ls, LSTR("__scheme__")) == NULL)
+		labels_set(&ls, LSTR("__scheme__"), scrape_lstr(sc->scheme));
+	if (labels_get(&ls, LSTR("__metrics_path__")) == NULL)
+		labels_set(&ls, LSTR("__metrics_path__"),
+		    scrape_lstr(sc->metrics_path));
+	scrape_format_duration(dur, sizeof dur, sc->scrape_interval_ms);
+	labels_set(&ls, LSTR("__scrape_interval__"),
+	    scrape_lstr(arena_strndup(&t->strings, dur, strlen(dur))));
+	scrape_format_duration(dur, sizeof dur, sc->scrape_timeout_ms);
+	labels_set(&ls, LSTR("__scrape_timeout__"),
+	    scrape_lstr(arena_strndup(&t->strings, dur, strlen(dur))));
+	for (i = 0; i < sc->params.n; i++) {
+		char *name;
+
+		xasprintf(&name, "__param_%s", sc->params.v[i].name);
+		/* The first value of a repeated param is the one relabeled. */
+		if (labels_get(&ls, scrape_lstr(name)) == NULL)
+			labels_set(&ls, scrape_lstr(arena_strndup(&t->strings,
+			    name, strlen(name))),
+			    scrape_lstr(sc->params.v[i].value));
+		free(name);
+	}
+	labels_copy(&t->discovered, &ls);
+
+	if (!relabel_apply(&sc->relabel, &ls, &t->strings))
+		goto drop;
+	if ((v = labels_get(&ls, LSTR("__address__"))) == NULL ||
+	    v->len == 0)
+		goto drop;
+	if (labels_get(&ls, LSTR("instance")) == NULL)
+		labels_set(&ls, LSTR("instance"), *v);
+
+	/* URL: scheme://address/path?params */
+	v = labels_get(&ls, LSTR("__scheme__"));
+	buf_append(&url, v != NULL ? v->p : "http", v != NULL ? v->len : 4);
+	buf_puts(&url, "://");
+	v = labels_get(&ls, LSTR("__address__"));
+	buf_append(&url, v->p, v->len);
+	v = labels_get(&ls, LSTR("__metrics_path__"));
+	if (v != NULL && (v->len == 0 || v->p[0] != '/'))
+		buf_putc(&url, '/');
+	if (v != NULL)
+		buf_append(&url, v->p, v->len);
+	first = 1;
+	for (i = 0; i < ls.n; i++) {
+		struct lstr n = ls.v[i].name;
+		size_t k;
+
+		if (n.len <= 8 || memcmp(n.p, "__param_", 8) != 0)
+			continue;
+		buf_putc(&url, first ? '?' : '&');
+		first = 0;
+		buf_append(&url, n.p + 8, n.len - 8);
+		buf_putc(&url, '=');
+		buf_append(&url, ls.v[i].value.p, ls.v[i].value.len);
+		/* Repeated params keep their extra values from the config. */
+		for (k = 0; k < sc->params.n; k++) {
+			struct lstr pn = scrape_lstr(sc->params.v[k].name);
+			if (lstr_eq(pn, (struct lstr){ n.p + 8, n.len - 8 }) &&
+			    !lstr_eqs(ls.v[i].value, sc->params.v[k].value)) {
+				buf_putc(&url, '&');
+				buf_append(&url, pn.p, pn.len);
+				buf_putc(&url, '=');
+				buf_puts(&url, sc->params.v[k].value);
+			}
+		}
+	}
+	t->url = buf_steal(&url);
+
+	/* Final labels: drop the __meta and __ internal labels. */
+	for (i = 0; i < ls.n; i++) {
+		if (ls.v[i].name.len >= 2 && ls.v[i].name.p[0] == '_' &&
+		    ls.v[i].name.p[1] == '_')
+			continue;
+		labels_push(&t->labels, ls.v[i].name, ls.v[i].value);
+	}
+	t->hash = hash_bytes(t->url, strlen(t->url), labels_hash(&t->labels));
+	labels_free(&ls);
+	return t;
+drop:
+	labels_free(&ls);
+	buf_free(&url);
+	labels_free(&t->labels);
+	labels_free(&t->discovered);
+	arena_free(&t->strings);
+	free(t);
+	return NULL;
+}
+
+static void
+scrape_target_free(struct scrape_target *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	if (t->req != NULL)
+		http_request_cancel(t->req);
+	if (t->timer != NULL)
+		event_free(t->timer);
+	scrape_cache_free(t->cache);
+	for (i = 0; i < SCRAPE_REPORT_COUNT; i++) {
+		if (t->report[i] != SERIES_REF_NONE)
+			series_release(t->pool->sm->series, t->report[i]);
+	}
+	labels_free(&t->labels);
+	labels_free(&t->discovered);
+	arena_free(&t->strings);
+	free(t->url);
+	free(t->last_error);
+	free(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* One scrape.                                                        */
+
+static void
+scrape_set_error(struct scrape_target *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+scrape_set_error(struct scrape_target *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(t->last_error);
+	t->last_error = NULL;
+	if (fmt == NULL)
+		return;
+	va_start(ap, fmt);
+	xvasprintf(&t->last_error, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Merge target labels into a scraped set. With honor_labels the page
+ * wins; otherwise a clashing scraped label is kept as exported_<name>.
+ */
+static void
+scrape_merge_target_labels(struct scrape_manager *sm, struct scrape_target *t,
+    struct labels *ls)
+{
+	const struct lstr *have;
+	size_t i;
+
+	for (i = 0; i < t->labels.n; i++) {
+		struct lstr name = t->labels.v[i].name;
+
+		have = labels_get(ls, name);
+		if (have != NULL && t->pool->sc->honor_labels)
+			continue;
+		if (have != NULL) {
+			struct lstr old = *have, ename = name;
+			char *e;
+
+			/* exported_job may itself be taken: prefix again. */
+			do {
+				e = arena_alloc(&sm->arena, ename.len + 10);
+				memcpy(e, "exported_", 9);
+				memcpy(e + 9, ename.p, ename.len);
+				e[9 + ename.len] = '\0';
+				ename = (struct lstr){ e, ename.len + 9 };
+			} while (labels_get(ls, ename) != NULL);
+			labels_set(ls, ename, old);
+		}
+		labels_set(ls, name, t->labels.v[i].value);
+	}
+}
+
+/* Enforce label_limit and the name/value length limits. */
+static int
+scrape_check_label_limits(struct scrape_target *t, const struct labels *ls)
+{
+	const struct config_scrape *sc = t->pool->sc;
+	size_t i;
+
+	if (sc->label_limit != 0 && ls->n > sc->label_limit) {
+		scrape_set_error(t, "label_limit exceeded (metric has %zu "
+		    "labels, limit: %llu)", ls->n,
+		    (unsigned long long)sc->label_limit);
+		return -1;
+	}
+	for (i = 0; i < ls->n; i++) {
+		if (sc->label_name_length_limit != 0 &&
+		    ls->v[i].name.len > sc->label_name_length_limit) {
+			scrape_set_error(t, "label_name_length_limit exceeded "
+			    "(label %.*s, limit: %llu)",
+			    (int)ls->v[i].name.len, ls->v[i].name.p,
+			    (unsigned long long)sc->label_name_length_limit);
+			return -1;
+		}
+		if (sc->label_value_length_limit != 0 &&
+		    ls->v[i].value.len > sc->label_value_length_limit) {
+			scrape_set_error(t, "label_value_length_limit exceeded "
+			    "(label %.*s, limit: %llu)",
+			    (int)ls->v[i].name.len, ls->v[i].name.p,
+			    (unsigned long long)sc->label_value_length_limit);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct scrape_stale_ctx {
+	struct scrape_manager	*sm;
+	int64_t			 t;
+	size_t			 n;
+};
+
+static void
+scrape_stale_cb(series_ref ref, void *arg)
+{
+	struct scrape_stale_ctx *c = arg;
+
+	scrape_sample_push(c->sm, ref, c->t, scrape_stale_nan());
+	c->n++;
+}
+
+/*
+ * Parse a page into sm->samples. Returns the number of samples scraped,
+ * or -1 with t->last_error set; on failure nothing parsed is kept (the
+ * caller truncates sm->samples), but series created on the way stay in
+ * the table and the cache, which is harmless: they are simply unused.
+ */
+static long
+scrape_parse_page(struct scrape_target *t, const struct http_response *resp,
+    uint64_t *post_relabel, uint64_t *added)
+{
+	struct scrape_manager *sm = t->pool->sm;
+	const struct config_scrape *sc = t->pool->sc;
+	struct scrape_cache_entry *e;
+	struct textparse p;
+	enum textparse_entry kind;
+	struct lstr raw;
+	int64_t ts;
+	long scraped = 0;
+	int created;
+	series_ref ref;
+
+	textparse_init(&p, resp->body->data == NULL ? "" : resp->body->data,
+	    resp->body->len, textparse_format_for(resp->content_type));
+	*post_relabel = *added = 0;
+	while ((kind = textparse_next(&p)) != TEXTPARSE_EOF) {
+		if (kind == TEXTPARSE_ERROR) {
+			scrape_set_error(t, "parse error: %s",
+			    textparse_error(&p));
+			return -1;
+		}
+		if (kind != TEXTPARSE_SERIES)
+			continue;
+		scraped++;
+		raw = textparse_series(&p);
+		if ((e = scrape_cache_get(t->cache, raw)) == NULL) {
+			if (textparse_labels(&p, &sm->ls, &sm->scratch) == -1) {
+				scrape_set_error(t, "parse error: %s",
+				    textparse_error(&p));
+				return -1;
+			}
+			scrape_merge_target_labels(sm, t, &sm->ls);
+			if (!relabel_apply(&sc->metric_relabel, &sm->ls,
+			    &sm->arena) || labels_get(&sm->ls,
+			    LSTR(LABELS_METRIC_NAME)) == NULL) {
+				e = scrape_cache_put(t->cache, raw,
+				    SERIES_REF_NONE, 1);
+				scrape_cache_seen(t->cache, e);
+				continue;
+			}
+			if (scrape_check_label_limits(t, &sm->ls) == -1) {
+				sm->label_limit_exceeded++;
+				return -1;
+			}
+			ref = scrape_intern(sm, &sm->ls, &created);
+			if (created)
+				(*added)++;
+			e = scrape_cache_put(t->cache, raw, ref, 0);
+			e->explicit_ts = textparse_timestamp(&p, &ts) &&
+			    sc->honor_timestamps;
+		}
+		scrape_cache_seen(t->cache, e);
+		if (e->dropped)
+			continue;
+		(*post_relabel)++;
+		if (sc->sample_limit != 0 && *post_relabel > sc->sample_limit) {
+			scrape_set_error(t, "sample_limit exceeded (limit: %llu)",
+			    (unsigned long long)sc->sample_limit);
+			sm->sample_limit_exceeded++;
+			return -1;
+		}
+		if (!sc->honor_timestamps || !textparse_timestamp(&p, &ts))
+			ts = t->start_ms;
+		scrape_sample_push(sm, e->ref, ts, textparse_value(&p));
+	}
+	return scraped;
+}
+
+/* The report series: labels are the target labels plus __name__. */
+static void
+scrape_report_refs(struct scrape_target *t)
+{
+	struct scrape_manager *sm = t->pool->sm;
+	size_t i;
+
+	if (t->report[0] != SERIES_REF_NONE)
+		return;
+	for (i = 0; i < SCRAPE_REPORT_COUNT; i++) {
+		labels_copy(&sm->ls, &t->labels);
+		labels_set(&sm->ls, LSTR(LABELS_METRIC_NAME),
+		    scrape_lstr(scrape_report_names[i]));
+		t->report[i] = scrape_intern(sm, &sm->ls, NULL);
+	}
+}
+
+static void
+scrape_commit(struct scrape_manager *sm)
+{
+	if (sm->nsamples != 0 &&
+	    wal_log_samples(sm->wal, sm->samples, sm->nsamples) == -1)
+		sm->wal_errors++;
+	if (wal_commit(sm->wal) == -1)
+		sm->wal_errors++;
+	sm->samples_total += sm->nsamples;
+	sm->nsamples = 0;
+	if (sm->commit_cb != NULL)
+		sm->commit_cb(sm->commit_arg);
+}
+
+static void
+scrape_done_cb(const struct http_response *resp, void *arg)
+{
+	struct scrape_target *t = arg;
+	struct scrape_manager *sm = t->pool->sm;
+	struct scrape_stale_ctx sc = { sm, t->start_ms, 0 };
+	uint64_t post = 0, added = 0;
+	double dur, vals[SCRAPE_REPORT_COUNT];
+	long scraped = 0;
+	size_t i;
+	int ok = 0;
+
+	t->req = NULL;
+	dur = (double)(scrape_now_ms() - t->start_ms) / 1000.0;
+	sm->nsamples = 0;
+	arena_reset(&sm->arena);
+	scrape_cache_begin(t->cache);
+	if (resp->curl_code != 0) {
+		if (resp->body_too_large) {
+			sm->body_limit_exceeded++;
+			scrape_set_error(t, "body size limit exceeded (limit: "
+			    "%llu bytes)",
+			    (unsigned long long)t->pool->sc->body_size_limit);
+		} else
+			scrape_set_error(t, "%s", resp->error);
+	} else if (resp->status < 200 || resp->status > 299)
+		scrape_set_error(t, "server returned HTTP status %ld",
+		    resp->status);
+	else if ((scraped = scrape_parse_page(t, resp, &post, &added)) >= 0)
+		ok = 1;
+
+	if (ok) {
+		scrape_cache_end(t->cache, scrape_stale_cb, &sc);
+		if (t->health != 1 && t->last_error != NULL)
+			log_info("scrape recovered", "job=%s target=%s",
+			    t->pool->job, t->url);
+		scrape_set_error(t, NULL);
+	} else {
+		sm->nsamples = 0;
+		scraped = 0;
+		post = added = 0;
+		scrape_cache_all_stale(t->cache, scrape_stale_cb, &sc);
+		t->failures++;
+		sm->scrape_failures_total++;
+		if (t->health != 0)
+			log_warn("scrape failed", "job=%s target=%s err=%s",
+			    t->pool->job, t->url, t->last_error);
+	}
+	sm->stale_total += sc.n;
+	t->health = ok;
+	t->last_scrape_ms = t->start_ms;
+	t->last_duration = dur;
+	t->last_samples = (uint64_t)scraped;
+	t->scrapes++;
+	sm->scrapes_total++;
+
+	scrape_report_refs(t);
+	vals[SCRAPE_REPORT_UP] = ok;
+	vals[SCRAPE_REPORT_DURATION] = dur;
+	vals[SCRAPE_REPORT_SAMPLES] = (double)scraped;
+	vals[SCRAPE_REPORT_POST_RELABEL] = (double)post;
+	vals[SCRAPE_REPORT_SERIES_ADDED] = (double)added;
+	for (i = 0; i < SCRAPE_REPORT_COUNT; i++)
+		scrape_sample_push(sm, t->report[i], t->start_ms, vals[i]);
+	t->report_written = 1;
+	scrape_commit(sm);
+}
+
+static void
+scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct scrape_target *t = arg;
+	const struct config_scrape *sc = t->pool->sc;
+	struct scrape_manager *sm = t->pool->sm;
+	struct http_request_opts o;
+	char timeout_hdr[64];
+	const char *headers[3];
+
+	t->start_ms = scrape_now_ms();
+	/* A scrape still running when the next is due: skip one round. */
+	if (t->req != NULL) {
+		t->late++;
+		sm->late_total++;
+		scrape_target_schedule(t);
+		return;
+	}
+	if (t->start_ms - t->next_ms > sc->scrape_interval_ms / 10 &&
+	    t->scrapes != 0) {
+		t->late++;
+		sm->late_total++;
+	}
+	snprintf(timeout_hdr, sizeof timeout_hdr,
+	    "X-Prometheus-Scrape-Timeout-Seconds: %g",
+	    (double)sc->scrape_timeout_ms / 1000.0);
+	headers[0] = "Accept: " SCRAPE_ACCEPT;
+	headers[1] = timeout_hdr;
+	headers[2] = NULL;
+	memset(&o, 0, sizeof o);
+	o.url = t->url;
+	o.headers = headers;
+	o.timeout_ms = sc->scrape_timeout_ms;
+	o.max_body = sc->body_size_limit;
+	o.accept_gzip = 1;
+	o.http = &sc->http;
+	t->req = http_request_start(sm->http, &o, scrape_done_cb, t);
+	scrape_target_schedule(t);
+}
+
+/*
+ * Next start: the same phase in every interval, so the spacing between
+ * scrapes stays exact and targets of one job spread over the interval.
+ */
+static void
+scrape_target_schedule(struct scrape_target *t)
+{
+	int64_t iv = t->pool->sc->scrape_interval_ms, now, offset, next;
+	struct timeval tv;
+
+	now = scrape_now_ms();
+	if (t->next_ms == 0) {
+		offset = (int64_t)(t->hash % (uint64_t)iv);
+		next = now - now % iv + offset;
+		if (next <= now)
+			next += iv;
+	} else {
+		next = t->next_ms + iv;
+		if (next <= now)	/* starved: skip missed rounds */
+			next += ((now - next) / iv + 1) * iv;
+	}
+	t->next_ms = next;
+	tv.tv_sec = (next - now) / 1000;
+	tv.tv_usec = ((next - now) % 1000) * 1000;
+	evtimer_add(t->timer, &tv);
+}
+
+static void
+scrape_target_start(struct scrape_target *t)
+{
+	struct scrape_manager *sm = t->pool->sm;
+
+	t->cache = scrape_cache_create(sm->series);
+	t->timer = evtimer_new(sm->base, scrape_timer_cb, t);
+	scrape_target_schedule(t);
+}
+
+/* Stop scraping; stale-mark everything the target produced last. */
+static void
+scrape_target_stop(struct scrape_target *t, int64_t now)
+{
+	struct scrape_manager *sm = t->pool->sm;
+	struct scrape_stale_ctx sc = { sm, now, 0 };
+	size_t i;
+
+	if (t->timer != NULL)
+		evtimer_del(t->timer);
+	if (t->req != NULL) {
+		http_request_cancel(t->req);
+		t->req = NULL;
+	}
+	if (t->cache != NULL)
+		scrape_cache_all_stale(t->cache, scrape_stale_cb, &sc);
+	if (t->report_written) {
+		for (i = 0; i < SCRAPE_REPORT_COUNT; i++)
+			scrape_stale_cb(t->report[i], &sc);
+		t->report_written = 0;
+	}
+	sm->stale_total += sc.n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pools and target sync.                                             */
+
+static struct scrape_pool *
+scrape_pool_find(struct scrape_manager *sm, const char *job)
+{
+	struct scrape_pool *p;
+
+	TAILQ_FOREACH(p, &sm->pools, entry) {
+		if (strcmp(p->job, job) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static void
+scrape_source_free(struct scrape_source *s)
+{
+	size_t i, k;
+
+	for (i = 0; i < s->ngroups; i++) {
+		for (k = 0; k < s->groups[i].ntargets; k++)
+			free(s->groups[i].targets[k]);
+		free(s->groups[i].targets);
+		labels_free(&s->groups[i].labels);
+	}
+	free(s->groups);
+	arena_free(&s->strings);
+	free(s->name);
+	free(s);
+}
+
+/* Rebuild a pool's targets from its sources, keeping unchanged ones. */
+static void
+scrape_pool_sync(struct scrape_pool *pool)
+{
+	struct scrape_manager *sm = pool->sm;
+	struct scrape_targets fresh;
+	struct scrape_target *t, *old, *next;
+	struct scrape_source *s;
+	int64_t now = scrape_now_ms();
+	size_t i, k, started = 0;
+
+	TAILQ_INIT(&fresh);
+	TAILQ_FOREACH(old, &pool->targets, entry)
+		old->keep = 0;
+	TAILQ_FOREACH(s, &pool->sources, entry) {
+		for (i = 0; i < s->ngroups; i++) {
+			for (k = 0; k < s->groups[i].ntargets; k++) {
+				t = scrape_target_create(pool, &s->groups[i],
+				    s->groups[i].targets[k]);
+				if (t == NULL)
+					continue;
+				/* Same identity as a running target: keep it. */
+				TAILQ_FOREACH(old, &pool->targets, entry) {
+					if (!old->keep && old->hash == t->hash)
+						break;
+				}
+				TAILQ_FOREACH(next, &fresh, entry) {
+					if (next->hash == t->hash)
+						break;
+				}
+				if (next != NULL) {	/* duplicate target */
+					scrape_target_free(t);
+					continue;
+				}
+				if (old != NULL) {
+					old->keep = 1;
+					scrape_target_free(t);
+					continue;
+				}
+				TAILQ_INSERT_TAIL(&fresh, t, entry);
+			}
+		}
+	}
+	TAILQ_FOREACH_SAFE(old, &pool->targets, entry, next) {
+		if (old->keep)
+			continue;
+		TAILQ_REMOVE(&pool->targets, old, entry);
+		scrape_target_stop(old, now);
+		scrape_target_free(old);
+	}
+	while ((t = TAILQ_FIRST(&fresh)) != NULL) {
+		TAILQ_REMOVE(&fresh, t, entry);
+		TAILQ_INSERT_TAIL(&pool->targets, t, entry);
+		scrape_target_start(t);
+		started++;
+	}
+	if (sm->nsamples != 0)
+		scrape_commit(sm);
+	log_debug("targets synced", "job=%s started=%zu", pool->job, started);
+}
+
+void
+scrape_manager_set_targets(struct scrape_manager *sm, const char *job,
+    const char *source, const struct target_group *groups, size_t n)
+{
+	struct scrape_pool *pool;
+	struct scrape_source *s;
+	size_t i, k;
+
+	if (sm->stopped || (pool = scrape_pool_find(sm, job)) == NULL)
+		return;
+	TAILQ_FOREACH(s, &pool->sources, entry) {
+		if (strcmp(s->name, source) == 0)
+			break;
+	}
+	if (s != NULL) {
+		TAILQ_REMOVE(&pool->sources, s, entry);
+		scrape_source_free(s);
+	}
+	s = xcalloc(1, sizeof *s);
+	s->name = xstrdup(source);
+	s->groups = xcalloc(n == 0 ? 1 : n, sizeof *s->groups);
+	s->ngroups = n;
+	for (i = 0; i < n; i++) {
+		struct target_group *g = &s->groups[i];
+
+		g->ntargets = groups[i].ntargets;
+		g->targets = xcalloc(g->ntargets == 0 ? 1 : g->ntargets,
+		    sizeof *g->targets);
+		for (k = 0; k < g->ntargets; k++)
+			g->targets[k] = xstrdup(groups[i].targets[k]);
+		labels_init(&g->labels);
+		for (k = 0; k < groups[i].labels.n; k++) {
+			struct lstr nm = groups[i].labels.v[k].name;
+			struct lstr v = groups[i].labels.v[k].value;
+
+			labels_set(&g->labels, (struct lstr){
+			    arena_strndup(&s->strings, nm.p, nm.len), nm.len },
+			    (struct lstr){ arena_strndup(&s->strings, v.p,
+			    v.len), v.len });
+		}
+		g->source = s->name;
+	}
+	TAILQ_INSERT_TAIL(&pool->sources, s, entry);
+	scrape_pool_sync(pool);
+}
+
+/* The static_configs of a job as one discovery source. */
+static void
+scrape_pool_static(struct scrape_manager *sm, struct scrape_pool *pool)
+{
+	const struct config_scrape *sc = pool->sc;
+	struct target_group *groups;
+	size_t i, k;
+
+	groups = xcalloc(sc->nstatic == 0 ? 1 : sc->nstatic, sizeof *groups);
+	for (i = 0; i < sc->nstatic; i++) {
+		groups[i].targets = sc->static_configs[i].targets;
+		groups[i].ntargets = sc->static_configs[i].ntargets;
+		labels_init(&groups[i].labels);
+		for (k = 0; k < sc->static_configs[i].labels.n; k++)
+			labels_set(&groups[i].labels,
+			    scrape_lstr(sc->static_configs[i].labels.v[k].name),
+			    scrape_lstr(
+			    sc->static_configs[i].labels.v[k].value));
+	}
+	scrape_manager_set_targets(sm, pool->job, "static", groups,
+	    sc->nstatic);
+	for (i = 0; i < sc->nstatic; i++)
+		labels_free(&groups[i].labels);
+	free(groups);
+}
+
+static void
+scrape_pool_free(struct scrape_pool *pool)
+{
+	struct scrape_target *t;
+	struct scrape_source *s;
+
+	while ((t = TAILQ_FIRST(&pool->targets)) != NULL) {
+		TAILQ_REMOVE(&pool->targets, t, entry);
+		scrape_target_free(t);
+	}
+	while ((s = TAILQ_FIRST(&pool->sources)) != NULL) {
+		TAILQ_REMOVE(&pool->sources, s, entry);
+		scrape_source_free(s);
+	}
+	free(pool->job);
+	free(pool);
+}
+
+struct scrape_manager *
+scrape_manager_create(struct event_base *base, struct http_client *http,
+    struct series_table *series, struct wal *wal, scrape_commit_cb cb,
+    void *arg)
+{
+	struct scrape_manager *sm;
+
+	sm = xcalloc(1, sizeof *sm);
+	sm->base = base;
+	sm->http = http;
+	sm->series = series;
+	sm->wal = wal;
+	sm->commit_cb = cb;
+	sm->commit_arg = arg;
+	TAILQ_INIT(&sm->pools);
+	buf_init(&sm->scratch);
+	labels_init(&sm->ls);
+	return sm;
+}
+
+void
+scrape_manager_apply(struct scrape_manager *sm, const struct config *cfg)
+{
+	struct scrape_pool *pool, *next;
+	struct scrape_target *t;
+	int64_t now = scrape_now_ms();
+	size_t i;
+
+	sm->cfg = cfg;
+	TAILQ_FOREACH(pool, &sm->pools, entry)
+		pool->keep = 0;
+	for (i = 0; i < cfg->nscrape; i++) {
+		const struct config_scrape *sc = &cfg->scrape[i];
+		uint64_t h = config_scrape_hash(sc);
+
+		pool = scrape_pool_find(sm, sc->job_name);
+		if (pool != NULL && pool->hash == h) {
+			/* Unchanged job: keep targets, point at the new copy. */
+			pool->sc = sc;
+			pool->keep = 1;
+			continue;
+		}
+		if (pool != NULL) {
+			TAILQ_REMOVE(&sm->pools, pool, entry);
+			TAILQ_FOREACH(t, &pool->targets, entry)
+				scrape_target_stop(t, now);
+			scrape_pool_free(pool);
+		}
+		pool = xcalloc(1, sizeof *pool);
+		pool->sm = sm;
+		pool->sc = sc;
+		pool->job = xstrdup(sc->job_name);
+		pool->hash = h;
+		pool->keep = 1;
+		TAILQ_INIT(&pool->targets);
+		TAILQ_INIT(&pool->sources);
+		TAILQ_INSERT_TAIL(&sm->pools, pool, entry);
+		scrape_pool_static(sm, pool);
+	}
+	TAILQ_FOREACH_SAFE(pool, &sm->pools, entry, next) {
+		if (pool->keep)
+			continue;
+		TAILQ_REMOVE(&sm->pools, pool, entry);
+		TAILQ_FOREACH(t, &pool->targets, entry)
+			scrape_target_stop(t, now);
+		scrape_pool_free(pool);
+	}
+	if (sm->nsamples != 0)
+		scrape_commit(sm);
+}
+
+void
+scrape_manager_stop(struct scrape_manager *sm)
+{
+	struct scrape_pool *pool;
+	struct scrape_target *t;
+	int64_t now = scrape_now_ms();
+
+	if (sm->stopped)
+		return;
+	sm->stopped = 1;
+	sm->nsamples = 0;
+	TAILQ_FOREACH(pool, &sm->pools, entry) {
+		TAILQ_FOREACH(t, &pool->targets, entry)
+			scrape_target_stop(t, now);
+	}
+	scrape_commit(sm);
+}
+
+void
+scrape_manager_free(struct scrape_manager *sm)
+{
+	struct scrape_pool *pool;
+
+	if (sm == NULL)
+		return;
+	while ((pool = TAILQ_FIRST(&sm->pools)) != NULL) {
+		TAILQ_REMOVE(&sm->pools, pool, entry);
+		scrape_pool_free(pool);
+	}
+	buf_free(&sm->scratch);
+	labels_free(&sm->ls);
+	arena_free(&sm->arena);
+	free(sm->samples);
+	free(sm);
+}
+
+size_t
+scrape_manager_target_count(struct scrape_manager *sm)
+{
+	struct scrape_pool *pool;
+	struct scrape_target *t;
+	size_t n = 0;
+
+	TAILQ_FOREACH(pool, &sm->pools, entry) {
+		TAILQ_FOREACH(t, &pool->targets, entry)
+			n++;
+	}
+	return n;
+}
+
+void
+scrape_manager_write_metrics(struct scrape_manager *sm, struct buf *b)
+{
+	buf_printf(b,
+	    "# HELP promlet_scrapes_total Scrapes attempted.\n"
+	    "# TYPE promlet_scrapes_total counter\n"
+	    "promlet_scrapes_total %llu\n"
+	    "# HELP promlet_scrape_failures_total Scrapes that failed "
+	    "(up=0).\n"
+	    "# TYPE promlet_scrape_failures_total counter\n"
+	    "promlet_scrape_failures_total %llu\n"
+	    "# HELP promlet_scrape_samples_appended_total Samples written "
+	    "to the WAL by scrapes, stale markers and report series "
+	    "included.\n"
+	    "# TYPE promlet_scrape_samples_appended_total counter\n"
+	    "promlet_scrape_samples_appended_total %llu\n"
+	    "# HELP promlet_scrape_stale_markers_total Stale markers "
+	    "written.\n"
+	    "# TYPE promlet_scrape_stale_markers_total counter\n"
+	    "promlet_scrape_stale_markers_total %llu\n"
+	    "# HELP promlet_scrapes_late_total Scrapes that started late "
+	    "or were skipped because the previous one still ran.\n"
+	    "# TYPE promlet_scrapes_late_total counter\n"
+	    "promlet_scrapes_late_total %llu\n"
+	    "# HELP promlet_scrapes_exceeded_limit_total Scrapes failed by "
+	    "a limit.\n"
+	    "# TYPE promlet_scrapes_exceeded_limit_total counter\n"
+	    "promlet_scrapes_exceeded_limit_total{limit=\"sample_limit\"} "
+	    "%llu\n"
+	    "promlet_scrapes_exceeded_limit_total{limit=\"label_limit\"} "
+	    "%llu\n"
+	    "promlet_scrapes_exceeded_limit_total{limit=\"body_size_limit\"} "
+	    "%llu\n"
+	    "# HELP promlet_scrape_targets Active scrape targets.\n"
+	    "# TYPE promlet_scrape_targets gauge\n"
+	    "promlet_scrape_targets %zu\n",
+	    (unsigned long long)sm->scrapes_total,
+	    (unsigned long long)sm->scrape_failures_total,
+	    (unsigned long long)sm->samples_total,
+	    (unsigned long long)sm->stale_total,
+	    (unsigned long long)sm->late_total,
+	    (unsigned long long)sm->sample_limit_exceeded,
+	    (unsigned long long)sm->label_limit_exceeded,
+	    (unsigned long long)sm->body_limit_exceeded,
+	    scrape_manager_target_count(sm));
+}
+
+static void
+scrape_json_string(struct buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	buf_putc(b, '"');
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			buf_putc(b, '\\');
+			buf_putc(b, (char)c);
+		} else if (c < 0x20)
+			buf_printf(b, "\\u%04x", c);
+		else
+			buf_putc(b, (char)c);
+	}
+	buf_putc(b, '"');
+}
+
+static void
+scrape_json_labels(struct buf *b, const struct labels *ls)
+{
+	size_t i;
+
+	buf_putc(b, '{');
+	for (i = 0; i < ls->n; i++) {
+		if (i != 0)
+			buf_putc(b, ',');
+		scrape_json_string(b, ls->v[i].name.p, ls->v[i].name.len);
+		buf_putc(b, ':');
+		scrape_json_string(b, ls->v[i].value.p, ls->v[i].value.len);
+	}
+	buf_putc(b, '}');
+}
+
+void
+scrape_manager_write_targets(struct scrape_manager *sm, struct buf *b)
+{
+	struct scrape_pool *pool;
+	struct scrape_target *t;
+	int first = 1;
+	time_t sec;
+	struct tm tm;
+	char when[64];
+
+	buf_puts(b, "{\"status\":\"success\",\"data\":{\"activeTargets\":[");
+	TAILQ_FOREACH(pool, &sm->pools, entry) {
+		TAILQ_FOREACH(t, &pool->targets, entry) {
+			if (!first)
+				buf_putc(b, ',');
+			first = 0;
+			buf_puts(b, "{\"discoveredLabels\":");
+			scrape_json_labels(b, &t->discovered);
+			buf_puts(b, ",\"labels\":");
+			scrape_json_labels(b, &t->labels);
+			buf_puts(b, ",\"scrapePool\":");
+			scrape_json_string(b, pool->job, strlen(pool->job));
+			buf_puts(b, ",\"scrapeUrl\":");
+			scrape_json_string(b, t->url, strlen(t->url));
+			buf_puts(b, ",\"lastError\":");
+			scrape_json_string(b, t->last_error ? t->last_error :
+			    "", t->last_error ? strlen(t->last_error) : 0);
+			sec = (time_t)(t->last_scrape_ms / 1000);
+			gmtime_r(&sec, &tm);
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+			buf_printf(b, ",\"lastScrape\":\"%s.%03dZ\","
+			    "\"lastScrapeDuration\":%.6f,\"lastSamples\":%llu,"
+			    "\"health\":\"%s\"}", when,
+			    (int)(t->last_scrape_ms % 1000), t->last_duration,
+			    (unsigned long long)t->last_samples,
+			    t->health == 1 ? "up" : t->health == 0 ? "down" :
+			    "unknown");
+		}
+	}
+	buf_puts(b, "],\"droppedTargets\":[]}}");
+}

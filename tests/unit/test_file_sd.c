@@ -1,0 +1,106 @@
+/* file_sd target files: JSON and YAML parsing and their errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "file_sd.h"
+#include "labels.h"
+#include "scrape.h"
+
+static const char *
+group_label(const struct target_group *g, const char *name)
+{
+	const struct lstr *v = labels_get(&g->labels,
+	    (struct lstr){ name, strlen(name) });
+
+	return v == NULL ? NULL : v->p;
+}
+
+static void
+test_json_groups(void **state)
+{
+	const char *doc = "[{\"targets\":[\"a:1\",\"b:2\"],"
+	    "\"labels\":{\"env\":\"prod\"}},{\"targets\":[\"c:3\"]}]";
+	struct target_group *g;
+	size_t n;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(file_sd_parse("/x/t.json", doc, strlen(doc), &g, &n,
+	    &cause), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(g[0].ntargets, 2);
+	assert_string_equal(g[0].targets[1], "b:2");
+	assert_string_equal(group_label(&g[0], "env"), "prod");
+	assert_string_equal(group_label(&g[1], "__meta_filepath"),
+	    "/x/t.json");
+	assert_null(group_label(&g[1], "env"));
+	file_sd_groups_free(g, n);
+}
+
+static void
+test_yaml_groups(void **state)
+{
+	const char *doc = "- targets: ['h:9100']\n  labels:\n    dc: west\n";
+	struct target_group *g;
+	size_t n;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(file_sd_parse("t.yml", doc, strlen(doc), &g, &n,
+	    &cause), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(g[0].targets[0], "h:9100");
+	assert_string_equal(group_label(&g[0], "dc"), "west");
+	file_sd_groups_free(g, n);
+}
+
+static void
+test_errors_name_file_and_place(void **state)
+{
+	const char *bad_json = "[{\"targets\":[\"a:1\"],\"labels\":"
+	    "{\"1bad\":\"x\"}}]";
+	const char *bad_yaml = "- targets: ['a:1']\n  lables: {}\n";
+	const char *bad_syntax = "[{\"targets\": [\"a:1\"";
+	struct target_group *g = NULL;
+	size_t n = 0;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(file_sd_parse("f.json", bad_json, strlen(bad_json),
+	    &g, &n, &cause), -1);
+	assert_non_null(strstr(cause, "f.json"));
+	assert_non_null(strstr(cause, "1bad"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(file_sd_parse("f.yml", bad_yaml, strlen(bad_yaml),
+	    &g, &n, &cause), -1);
+	assert_non_null(strstr(cause, "f.yml:2:3"));
+	assert_non_null(strstr(cause, "lables"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(file_sd_parse("f.json", bad_syntax,
+	    strlen(bad_syntax), &g, &n, &cause), -1);
+	assert_non_null(strstr(cause, "f.json:1:"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(file_sd_parse("f.txt", "[]", 2, &g, &n, &cause), -1);
+	assert_non_null(strstr(cause, "extension"));
+	free(cause);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_groups),
+		cmocka_unit_test(test_yaml_groups),
+		cmocka_unit_test(test_errors_name_file_and_place),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
