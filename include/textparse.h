@@ -30,8 +30,9 @@
  * as Prometheus does under metric_name_validation_scheme legacy / utf8.
  *
  * OpenMetrics "_created" series of counters, summaries and histograms are
- * skipped (not returned), as Prometheus does when it parses created
- * timestamps; exemplars are validated and then dropped.
+ * skipped (not returned) unless textparse_set_keep_created() says so, as
+ * Prometheus does when it ingests start timestamps; exemplars are
+ * validated, then only their value and timestamp are kept.
  */
 #ifndef PROMLET_TEXTPARSE_H
 #define PROMLET_TEXTPARSE_H
@@ -84,6 +85,7 @@ struct textparse {
 	int			 eof_seen;	/* OpenMetrics "# EOF" read */
 	int			 failed;
 	int			 utf8_names;
+	int			 keep_created;
 
 	/* The current entry. */
 	enum textparse_entry	 kind;
@@ -118,6 +120,13 @@ void	textparse_init(struct textparse *, const char *, size_t,
  * keeps legacy names unless configured otherwise.
  */
 void	textparse_set_utf8_names(struct textparse *, int);
+/*
+ * OpenMetrics: return "_created" lines of counters, summaries and
+ * histograms as samples instead of skipping them. Prometheus's scrape
+ * loop keeps them unless start-timestamp ingestion is enabled; promlet
+ * skips them by default (they are start times, not values).
+ */
+void	textparse_set_keep_created(struct textparse *, int);
 /* Pick the format from an HTTP Content-Type header value (may be NULL). */
 enum textparse_format textparse_format_for(const char *content_type);
 enum textparse_entry textparse_next(struct textparse *);

@@ -68,8 +68,16 @@ opts="parallel=$(nproc 2>/dev/null || echo 1)"
 	cd "$src"
 	DEB_BUILD_OPTIONS="$opts" dpkg-buildpackage -us -uc
 ) >"$work/build.log" 2>&1 || {
-	tail -n 40 "$work/build.log" >&2
-	echo "$0: dpkg-buildpackage failed (log above)" >&2
+	# The compiler's command lines are long: show the errors, the end,
+	# and keep the whole log.
+	mkdir -p "$out"
+	cp "$work/build.log" "$out/promlet_${version}.deb-failed.build"
+	grep -E '(error|Error|fatal|No such file|missing)' "$work/build.log" |
+	    tail -n 15 >&2
+	echo "..." >&2
+	tail -n 5 "$work/build.log" | cut -c 1-300 >&2
+	echo "$0: dpkg-buildpackage failed; full log:" \
+	    "$out/promlet_${version}.deb-failed.build" >&2
 	exit 1
 }
 

@@ -65,8 +65,16 @@ if [ -f /etc/debian_version ]; then
 	    "__brp_compress /bin/bash %{_rpmconfigdir}/brp-compress %{?_prefix}"
 fi
 rpmbuild -ba "$@" "$spec" >"$work/build.log" 2>&1 || {
-	tail -n 40 "$work/build.log" >&2
-	echo "$0: rpmbuild failed (log above)" >&2
+	# The compiler's command lines are long: show the errors, the end,
+	# and keep the whole log.
+	mkdir -p "$out"
+	cp "$work/build.log" "$out/promlet-${version}.rpm-failed.build"
+	grep -E '(error|Error|fatal|No such file|missing)' "$work/build.log" |
+	    tail -n 15 >&2
+	echo "..." >&2
+	tail -n 5 "$work/build.log" | cut -c 1-300 >&2
+	echo "$0: rpmbuild failed; full log:" \
+	    "$out/promlet-${version}.rpm-failed.build" >&2
 	exit 1
 }
 

@@ -1540,8 +1540,9 @@ config_static_labels_cb(struct config_ctx *ctx, const struct ynode *k,
 
 	if (config_kv_map(ctx, k->value, v, &st->labels, 1) == -1)
 		return -1;
-	qsort(st->labels.v, st->labels.n, sizeof *st->labels.v,
-	    config_kv_cmp);
+	if (st->labels.n > 1)
+		qsort(st->labels.v, st->labels.n, sizeof *st->labels.v,
+		    config_kv_cmp);
 	return 0;
 }
 
@@ -2396,7 +2397,8 @@ config_external_labels_cb(struct config_ctx *ctx, const struct ynode *k,
 			return config_error(ctx, YNODE_VAL(v, i),
 			    kvs->v[i].name, "external label value is empty");
 	}
-	qsort(kvs->v, kvs->n, sizeof *kvs->v, config_kv_cmp);
+	if (kvs->n > 1)
+		qsort(kvs->v, kvs->n, sizeof *kvs->v, config_kv_cmp);
 	return 0;
 }
 

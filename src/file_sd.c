@@ -359,6 +359,7 @@ file_sd_refresh(struct file_sd *fs)
 					    fs->nknown + 1, sizeof *fs->known);
 					k = &fs->known[fs->nknown++];
 					k->path = xstrdup(path);
+					k->seen = 0;
 				}
 				if (k->seen)
 					continue;
@@ -377,6 +378,8 @@ file_sd_refresh(struct file_sd *fs)
 				}
 				file_sd_source_name(source, sizeof source,
 				    path);
+				log_debug("file_sd: file read", "job=%s "
+				    "file=%s groups=%zu", fs->job, path, n);
 				scrape_manager_set_targets(fs->sm, fs->job,
 				    source, groups, n);
 				file_sd_groups_free(groups, n);

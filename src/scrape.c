@@ -269,6 +269,16 @@ scrape_target_create(struct scrape_pool *pool, const struct target_group *g,
 			    scrape_lstr(sc->params.v[i].value));
 		free(name);
 	}
+	/*
+	 * Own every string: defaults above point into the config, which a
+	 * reload frees while an unchanged target lives on.
+	 */
+	for (i = 0; i < ls.n; i++) {
+		ls.v[i].name.p = arena_strndup(&t->strings, ls.v[i].name.p,
+		    ls.v[i].name.len);
+		ls.v[i].value.p = arena_strndup(&t->strings, ls.v[i].value.p,
+		    ls.v[i].value.len);
+	}
 	labels_copy(&t->discovered, &ls);
 
 	if (!relabel_apply(&sc->relabel, &ls, &t->strings))

@@ -1014,8 +1014,9 @@ textparse_om_series(struct textparse *p, const char *s, const char *lim)
 		return textparse_fail(p, s, "data does not end with # EOF");
 	p->pos = (size_t)(s - b) + 1;
 	/* Created timestamps are not samples (Prometheus skips them too). */
-	if ((ft == METRIC_TYPE_COUNTER || ft == METRIC_TYPE_SUMMARY ||
-	    ft == METRIC_TYPE_HISTOGRAM) && p->name.len >= 8 &&
+	if (!p->keep_created && (ft == METRIC_TYPE_COUNTER ||
+	    ft == METRIC_TYPE_SUMMARY || ft == METRIC_TYPE_HISTOGRAM) &&
+	    p->name.len >= 8 &&
 	    memcmp(p->name.p + p->name.len - 8, "_created", 8) == 0)
 		return TP_SKIP;
 	p->kind = TEXTPARSE_SERIES;
@@ -1129,6 +1130,12 @@ void
 textparse_set_utf8_names(struct textparse *p, int on)
 {
 	p->utf8_names = on;
+}
+
+void
+textparse_set_keep_created(struct textparse *p, int on)
+{
+	p->keep_created = on;
 }
 
 enum textparse_format

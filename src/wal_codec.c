@@ -19,7 +19,7 @@
 
 #define WAL_SCALES	7	/* decimal scales 10^0 .. 10^6 */
 /* Bits a decimal window may waste before a narrower one is opened. */
-#define WAL_WINDOW_SLACK 3
+#define WAL_WINDOW_SLACK 6
 
 static const double wal_p10[WAL_SCALES] = {
 	1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0, 1000000.0
@@ -116,6 +116,8 @@ wal_decimal_pred(double prev, unsigned k)
 static inline double
 wal_state_value(const struct wal_vstate *st)
 {
+	if (st->mode == 0)
+		return (double)(int64_t)st->val;	/* / 1.0 is exact */
 	if (st->mode == WAL_MODE_XOR)
 		return wal_double(st->val);
 	return (double)(int64_t)st->val / wal_p10[st->mode];
@@ -164,7 +166,7 @@ struct wal_bitw {
 	unsigned	 nbits;
 };
 
-static inline void
+static inline __attribute__((always_inline)) void
 wal_bitw_put(struct wal_bitw *w, uint64_t v, unsigned n)
 {
 	uint32_t x;
@@ -183,7 +185,7 @@ wal_bitw_put(struct wal_bitw *w, uint64_t v, unsigned n)
 	}
 }
 
-static inline void
+static inline __attribute__((always_inline)) void
 wal_bitw_put64(struct wal_bitw *w, uint64_t v, unsigned n)
 {
 	if (n > 32) {
@@ -407,7 +409,7 @@ wal_samples_encode(struct wal_codec *c, struct buf *out,
 
 /* ---- sample decoder -------------------------------------------------- */
 
-static inline void
+static inline __attribute__((always_inline)) void
 wal_bitr_refill(struct wal_samples_iter *it)
 {
 	uint64_t w;
@@ -428,7 +430,7 @@ wal_bitr_refill(struct wal_samples_iter *it)
 }
 
 /* n in 1..56 */
-static inline uint64_t
+static inline __attribute__((always_inline)) uint64_t
 wal_bitr_get(struct wal_samples_iter *it, unsigned n)
 {
 	uint64_t v;
@@ -441,7 +443,7 @@ wal_bitr_get(struct wal_samples_iter *it, unsigned n)
 	return v;
 }
 
-static inline uint64_t
+static inline __attribute__((always_inline)) uint64_t
 wal_bitr_get64(struct wal_samples_iter *it, unsigned n)
 {
 	uint64_t hi;
@@ -453,7 +455,7 @@ wal_bitr_get64(struct wal_samples_iter *it, unsigned n)
 }
 
 /* Leading one bits, at most 4; consumes them and the terminating zero. */
-static inline unsigned
+static inline __attribute__((always_inline)) unsigned
 wal_bitr_ones(struct wal_samples_iter *it)
 {
 	unsigned ones;
@@ -466,7 +468,7 @@ wal_bitr_ones(struct wal_samples_iter *it)
 	return ones;
 }
 
-static inline uint64_t
+static inline __attribute__((always_inline)) uint64_t
 wal_bitr_vl(struct wal_samples_iter *it)
 {
 	return wal_bitr_get64(it, wal_vl_width[wal_bitr_ones(it)]);

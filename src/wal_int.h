@@ -329,7 +329,6 @@ char	*wal_cursor_path(const char *, const char *);
 
 int	 wal_bg_start(struct wal *, char **);
 void	 wal_bg_stop(struct wal *);
-void	 wal_bg_signal(struct wal *);
 /* Build checkpoint job->to from job->ckpt and job->segs; 0 or -1. */
 int	 wal_ckpt_build(const char *, int, struct wal_job *);
 /* Persist one cursor file atomically; 0 or -1. */

@@ -28,7 +28,7 @@
 #include "xmalloc.h"
 
 #define WAL_READER_BATCH	65536	/* samples per call with max 0 */
-#define WAL_FIFO_MAX		65536
+#define WAL_FIFO_MAX		8192
 
 struct wal_ackent {
 	struct wal_pos	pos;

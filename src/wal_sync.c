@@ -547,14 +547,6 @@ wal_bg_start(struct wal *w, char **cause)
 }
 
 void
-wal_bg_signal(struct wal *w)
-{
-	pthread_mutex_lock(&w->bg.mu);
-	pthread_cond_signal(&w->bg.cv);
-	pthread_mutex_unlock(&w->bg.mu);
-}
-
-void
 wal_bg_stop(struct wal *w)
 {
 	struct wal_bg *bg = &w->bg;

@@ -97,9 +97,12 @@ while [ $# -gt 0 ]; do
 		n=$((n + 1))
 		shift
 	done
+	# shellcheck disable=SC2046
+	set -- $(free_ports "$n") "$@"
 	for c in $wave; do
 		eval "START_$c=\$(now_ms)"
-		sender_start "$c" "$T/$c.yml"
+		sender_start "$c" "$T/$c.yml" "$1"
+		shift
 	done
 	sleep "$DUR"
 	# shellcheck disable=SC2086

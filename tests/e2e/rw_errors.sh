@@ -55,6 +55,8 @@ fake_targets_start "$T/targets.port" $pages
 fake_receiver_start receiver $endpoints
 
 i=0
+# shellcheck disable=SC2046,SC2086
+set -- $(free_ports "$(echo $CASES | wc -w)")
 for c in $CASES; do
 	port=$(echo "$TARGET_PORTS" | cut -d' ' -f$((i + 1)))
 	eval "INDEX_$c=$i"
@@ -77,7 +79,8 @@ scrape_configs:
       - targets: ['127.0.0.1:$port']
 EOF
 	} >"$T/$c.yml"
-	sender_start "$c" "$T/$c.yml"
+	sender_start "$c" "$T/$c.yml" "$1"
+	shift
 	i=$((i + 1))
 done
 sleep "$DUR"

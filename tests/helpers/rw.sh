@@ -68,12 +68,13 @@ scrapes_served() {
 	grep -c "\"target\": $1}" "$T/targets.jsonl"
 }
 
-# sender_start NAME CONFIG: start the sender under test in the background,
-# logging to $T/NAME.log, with its WAL in $T/NAME.wal. SIGINT is reset to
-# the default action because sh starts background jobs with it ignored.
+# sender_start NAME CONFIG [PORT]: start the sender under test in the
+# background, logging to $T/NAME.log, with its WAL in $T/NAME.wal and its
+# web server on PORT (default: a free one). SIGINT is reset to the default
+# action because sh starts background jobs with it ignored.
 sender_start() {
-	_name=$1 _cfg=$2
-	_port=$(free_port)
+	_name=$1 _cfg=$2 _port=${3:-}
+	[ -n "$_port" ] || _port=$(free_port)
 	case $RW_SENDER in
 	promlet)
 		start "$_name" env --default-signal=INT "$PROMLET" \
@@ -146,7 +147,21 @@ wait_until() {
 	done
 }
 
-# now_ms: wall clock in milliseconds.
+# now_ms: wall clock in milliseconds (GNU date).
 now_ms() {
-	$PY -c 'import time; print(int(time.time() * 1000))'
+	date +%s%3N
+}
+
+# free_ports N: N distinct free ports on 127.0.0.1, in one Python start
+# (free_port per sender is slow when twenty start at once).
+free_ports() {
+	$PY -c '
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+' "$1"
 }

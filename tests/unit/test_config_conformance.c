@@ -52,6 +52,9 @@ static const struct {
 	    "yaml.v2 says \"unmarshal errors\"; promlet names the key and "
 	    "what it got" },
 	/* Outside the subset, but in a feature promlet has. */
+	{ "testdata/kubernetes_namespace_discovery.bad.yml",
+	    "foo: unknown key in namespaces",
+	    "Go's yaml.v2 wording names its internal type (kubernetes.plain)" },
 	{ "testdata/kubernetes_kubeconfig_without_apiserver.good.yml",
 	    "kubeconfig_file: not supported by promlet",
 	    "promlet has no kubeconfig support: in-cluster or api_server" },

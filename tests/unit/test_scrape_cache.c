@@ -273,6 +273,42 @@ test_shared_ref(void **state)
 	series_table_free(t);
 }
 
+/* Two raw texts of one series that both go: one report, not two. */
+static void
+test_shared_ref_reported_once(void **state)
+{
+	struct series_table *t = series_table_create();
+	struct scrape_cache *c = scrape_cache_create(t);
+	struct stale_log log = { { 0 }, 0 };
+	const char *xy[] = { "m{a=\"1\",b=\"2\"}", "m{b=\"2\",a=\"1\"}",
+	    "other" }, *none[] = { "" };
+	series_ref r, ro;
+
+	(void)state;
+	scrape_cache_begin(c);
+	r = intern(t, "m");
+	ro = intern(t, "other");
+	scrape_cache_seen(c, scrape_cache_put(c, S(xy[0]), r, 0));
+	scrape_cache_seen(c, scrape_cache_put(c, S(xy[1]), intern(t, "m"),
+	    0));
+	scrape_cache_seen(c, scrape_cache_put(c, S(xy[2]), ro, 0));
+	scrape_cache_end(c, stale_cb, &log);
+	assert_int_equal(log.n, 0);
+	scrape(c, t, none, 0, &log);
+	assert_int_equal(log.n, 2);
+	assert_true(stale_has(&log, r));
+	assert_true(stale_has(&log, ro));
+
+	scrape(c, t, xy, 3, &log);
+	log.n = 0;
+	scrape_cache_all_stale(c, stale_cb, &log);
+	assert_int_equal(log.n, 2);
+	assert_true(stale_has(&log, r));
+	assert_true(stale_has(&log, ro));
+	scrape_cache_free(c);
+	series_table_free(t);
+}
+
 /* Many entries in and out: the index must stay consistent. */
 static void
 test_churn(void **state)
@@ -326,6 +362,7 @@ main(void)
 		cmocka_unit_test(test_no_staleness_for_explicit_ts_and_dropped),
 		cmocka_unit_test(test_all_stale),
 		cmocka_unit_test(test_shared_ref),
+		cmocka_unit_test(test_shared_ref_reported_once),
 		cmocka_unit_test(test_churn),
 	};
 

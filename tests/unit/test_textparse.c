@@ -500,6 +500,15 @@ test_openmetrics(void **state)
 	assert_int_equal(textparse_next(&p), TEXTPARSE_EOF);
 	buf_free(&scratch);
 
+	/* Kept on request, as Prometheus's default scrape does. */
+	textparse_init(&p, page, strlen(page), TEXTPARSE_OPENMETRICS);
+	textparse_set_keep_created(&p, 1);
+	while (textparse_next(&p) != TEXTPARSE_SERIES)
+		;
+	assert_int_equal(textparse_next(&p), TEXTPARSE_SERIES);
+	assert_true(lstr_eqs(textparse_series(&p), "c_created{a=\"b\"}"));
+	assert_true(textparse_value(&p) == 1520872607.123);
+
 	assert_parse(om, "# EOF", "");
 	assert_parse(om, "a 1\n# EOF", "a{} 1\n");
 	assert_parse(om, "a{b=\"1\",} 1\n# EOF\n", "a{b=\"1\"} 1\n");

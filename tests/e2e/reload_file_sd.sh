@@ -1,0 +1,144 @@
+#!/bin/sh
+# file_sd targets come and go while running; SIGHUP and POST /-/reload
+# keep unchanged targets scraping without gaps, stale-mark removed ones,
+# and a bad config is rejected while the running one stays.
+. "$TOP_SRCDIR/tests/e2e/lib.sh"
+
+$PY "$HELPERS/fake_target.py" --port-file "$T/ports" counter gauge42 now \
+    >"$T/target.log" 2>&1 &
+PIDS="$PIDS $!"
+$PY "$HELPERS/fake_receiver.py" --port-file "$T/rport" "/push=$T/recv.jsonl" \
+    >"$T/receiver.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_for 10 test -s "$T/rport" || fail "receiver did not start"
+wait_for 10 sh -c "[ \$(wc -l <'$T/ports') -ge 3 ]" || fail "targets did not start"
+A=127.0.0.1:$(sed -n 1p "$T/ports" | cut -d' ' -f1)
+B=127.0.0.1:$(sed -n 2p "$T/ports" | cut -d' ' -f1)
+C=127.0.0.1:$(sed -n 3p "$T/ports" | cut -d' ' -f1)
+RPORT=$(cat "$T/rport")
+WEB=127.0.0.1:$(free_port)
+mkdir "$T/sd"
+
+write_config() {
+	cat >"$T/promlet.yml" <<EOT
+global:
+  scrape_interval: 500ms
+  scrape_timeout: 400ms
+scrape_configs:
+$1
+  - job_name: files
+    file_sd_configs:
+      - files: ['$T/sd/*.json']
+        refresh_interval: 10m
+remote_write:
+  - url: http://127.0.0.1:$RPORT/push
+    queue_config: {batch_send_deadline: 200ms}
+EOT
+}
+STATIC="  - job_name: static
+    static_configs: [{targets: ['$A']}]"
+write_config "$STATIC"
+
+start promlet "$PROMLET" --config.file="$T/promlet.yml" \
+    --storage.agent.path="$T/wal" --web.listen-address="$WEB" \
+    --web.enable-lifecycle
+wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
+
+targets() {
+	curl -fsS "http://$WEB/api/v1/targets" | $PY -c '
+import json, sys
+d = json.load(sys.stdin)["data"]["activeTargets"]
+print(" ".join(sorted(t["scrapePool"] + "/" + t["labels"]["instance"] for t in d)))'
+}
+has_targets() { [ "$(targets)" = "$1" ]; }
+
+# file_sd: add, then swap the target (inotify, not the 10m refresh).
+printf '[{"targets": ["%s"], "labels": {"team": "a"}}]\n' "$B" >"$T/sd/x.json"
+wait_for 5 has_targets "files/$B static/$A" ||
+    fail "file_sd target $B not picked up: $(targets)"
+sleep 1.5
+printf '[{"targets": ["%s"]}]\n' "$C" >"$T/sd/x.json.tmp"
+mv "$T/sd/x.json.tmp" "$T/sd/x.json"
+wait_for 5 has_targets "files/$C static/$A" ||
+    fail "file_sd change not picked up: $(targets)"
+
+# A bad file keeps the previous targets.
+echo '[{"targets": [' >"$T/sd/x.json"
+sleep 1
+has_targets "files/$C static/$A" || fail "bad file_sd file changed targets: $(targets)"
+grep -q 'file_sd: cannot use file' "$T/promlet.log" || fail "bad file not logged"
+printf '[{"targets": ["%s"]}]\n' "$C" >"$T/sd/x.json"
+
+# SIGHUP with the static job unchanged and a new job: A keeps scraping.
+sleep 1
+STATIC2="$STATIC
+  - job_name: extra
+    static_configs: [{targets: ['$B']}]"
+write_config "$STATIC2"
+kill -HUP "$PID_promlet"
+wait_for 5 has_targets "extra/$B files/$C static/$A" ||
+    fail "SIGHUP reload did not add the new job: $(targets)"
+sleep 1.5
+
+# A bad config over the API is refused; the running config stays.
+echo 'scrape_configs: [' >"$T/promlet.yml"
+code=$(curl -s -o "$T/reload.out" -w '%{http_code}' -X POST "http://$WEB/-/reload")
+[ "$code" = 500 ] || fail "bad reload answered $code"
+grep -q 'promlet.yml' "$T/reload.out" || fail "bad reload error does not name the file"
+curl -fsS "http://$WEB/metrics" | grep -q '^promlet_config_last_reload_successful 0' ||
+    fail "failed reload not reported in metrics"
+has_targets "extra/$B files/$C static/$A" || fail "bad reload changed targets"
+
+# Remove the static job: its series must go stale.
+write_config "  - job_name: extra
+    static_configs: [{targets: ['$B']}]"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$WEB/-/reload")
+[ "$code" = 200 ] || fail "good reload answered $code"
+wait_for 5 has_targets "extra/$B files/$C" || fail "removed job still scraped"
+sleep 1
+kill -INT "$PID_promlet"
+wait "$PID_promlet"; rc=$?
+[ "$rc" = 0 ] || fail "promlet exited $rc"
+
+# What the receiver saw.
+$PY - "$T/recv.jsonl" "$A" "$B" <<'PYEOF' || fail "receiver checks failed"
+import json, struct, sys
+path, A, B = sys.argv[1:4]
+STALE = 0x7ff0000000000002
+series = {}
+for line in open(path):
+    r = json.loads(line)
+    if not r.get("accepted"):
+        continue
+    for ts in r["timeseries"]:
+        key = tuple(sorted(map(tuple, ts["labels"])))
+        for t, bits in ts["samples"]:
+            series.setdefault(key, []).append((t, int(bits, 16)))
+def find(name, inst, job=None):
+    for k, v in series.items():
+        d = dict(k)
+        if d.get("__name__") == name and d.get("instance") == inst and \
+                (job is None or d.get("job") == job):
+            return v
+    return None
+ok = True
+def check(cond, msg):
+    global ok
+    print(("ok   " if cond else "FAIL ") + msg)
+    ok = ok and cond
+c = find("counter", A)
+check(c is not None and len(c) > 8, "static target scraped across reloads")
+if c:
+    live = [s for s in c if s[1] != STALE]
+    gaps = [b[0] - a[0] for a, b in zip(live, live[1:])]
+    check(max(gaps) < 900, "no gap in the unchanged target (max %d ms)" % max(gaps))
+    vals = [struct.unpack("<d", struct.pack("<Q", b))[0] for _, b in live]
+    check(vals == list(range(len(vals))), "counter never restarted or repeated")
+    check(c[-1][1] == STALE, "removed job's series ended with a stale marker")
+g = find("gauge", B, "files")
+check(g is not None and g[-1][1] == STALE,
+      "target removed from file_sd got a stale marker")
+check(find("gauge", B, "extra") is not None, "job added by reload scraped")
+sys.exit(0 if ok else 1)
+PYEOF
+pass
