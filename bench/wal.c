@@ -4,8 +4,9 @@
  * WAL, and memory after replay.
  *
  *	bench/wal [-s series] [-n scrapes] [-t targets] [-r replay_mib]
- *	    [-d dir] [-k]
+ *	    [-d dir] [-k] [-R]
  *
+ * -k keeps the directory; -R -d dir only replays a directory kept before.
  * The load: `targets` targets of series/targets series each, scraped every
  * 15 s, one wal_log_samples() + wal_commit() per target scrape. Series
  * behave like node_exporter / application metrics (see bench_kind):
@@ -357,9 +358,9 @@ main(int argc, char **argv)
 	char tmpl[] = "/tmp/bench_wal.XXXXXX", *dir = NULL, *cause = NULL;
 	double t0, c0, t_write, t_open, t_read, c_open, c_read;
 	size_t heap0, heap_fresh, heap_replay;
-	int c, keep = 0, rc;
+	int c, keep = 0, rc, replay_only = 0;
 
-	while ((c = getopt(argc, argv, "s:n:t:r:d:k")) != -1) {
+	while ((c = getopt(argc, argv, "s:n:t:r:d:kR")) != -1) {
 		switch (c) {
 		case 's':
 			nseries = (unsigned)strtoul(optarg, NULL, 10);
@@ -379,9 +380,12 @@ main(int argc, char **argv)
 		case 'k':
 			keep = 1;
 			break;
+		case 'R':
+			replay_only = keep = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-s series] [-n scrapes] "
-			    "[-t targets] [-r replay_mib] [-d dir] [-k]\n",
+			    "[-t targets] [-r replay_mib] [-d dir] [-k] [-R]\n",
 			    argv[0]);
 			return 2;
 		}
@@ -400,6 +404,11 @@ main(int argc, char **argv)
 	for (i = 0; i < nseries; i++)
 		bench_init(&ser[i], bench_kind(i));
 	heap0 = bench_heap();
+	if (replay_only) {
+		heap_fresh = 0;
+		samples = 0;
+		goto replay;
+	}
 
 	if ((w = wal_open(dir, &o, &cause)) == NULL) {
 		fprintf(stderr, "bench: %s\n", cause);
@@ -462,6 +471,7 @@ main(int argc, char **argv)
 	free(buf);
 	ser = NULL;
 	buf = NULL;
+replay:
 	bytes = bench_du(dir);
 
 	heap0 = bench_heap();
@@ -477,8 +487,11 @@ main(int argc, char **argv)
 	t0 = bench_now();
 	c0 = bench_cpu();
 	while ((rc = wal_reader_next(r, &rec, 10000)) == 1) {
-		/* An endpoint acks every so many batches. */
-		if (++recs % 1000 == 0)
+		/*
+		 * An endpoint acks every so many batches; a kept directory
+		 * keeps its cursor at the start, so -R can replay it again.
+		 */
+		if (++recs % 1000 == 0 && !keep)
 			wal_reader_ack(r, &rec.next);
 		if (rec.type == WAL_RECORD_SAMPLES)
 			got += rec.nsamples;
@@ -495,7 +508,7 @@ main(int argc, char **argv)
 	    "%.2f s (cpu %.2f s): %.0f MiB/s, %.1f M samples/s%s\n", got,
 	    series, t_read, c_read, (double)bytes / 1048576 / t_read,
 	    (double)got / t_read / 1e6,
-	    rc == 0 && got == samples ? "" : " (MISMATCH)");
+	    rc == 0 && (got == samples || replay_only) ? "" : " (MISMATCH)");
 	printf("  total start-up + full replay: %.2f s for %.2f GiB\n",
 	    t_open + t_read, (double)bytes / 1073741824);
 	printf("  memory after replay: WAL heap %.1f MiB (fresh start with "
@@ -511,5 +524,5 @@ out:
 	buf_free(&store);
 	if (!keep)
 		bench_rmdir(dir);
-	return got == samples || replay_mib == 0 ? 0 : 1;
+	return got == samples || replay_mib == 0 || replay_only ? 0 : 1;
 }

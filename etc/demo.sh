@@ -96,25 +96,7 @@ self_port=$(pick promlet 9099 19099)
 
 # The demo config, with the ports above. etc/promlet.yml names the usual
 # ones; a copy points at the ports actually used.
-if [ ! -f "$CONFIG" ]; then
-	say "$CONFIG not found; using a built-in equivalent"
-	CONFIG=$tmp/promlet-builtin.yml
-	cat >"$CONFIG" <<'EOF'
-global:
-  scrape_interval: 15s
-  external_labels:
-    demo: promlet
-scrape_configs:
-  - job_name: promlet
-    static_configs:
-      - targets: ['127.0.0.1:9099']
-  - job_name: node
-    static_configs:
-      - targets: ['127.0.0.1:9100']
-remote_write:
-  - url: http://127.0.0.1:9090/api/v1/write
-EOF
-fi
+[ -f "$CONFIG" ] || die "$CONFIG not found"
 sed -e "s/\(127\.0\.0\.1\|localhost\):9100\b/127.0.0.1:$node_port/g" \
     -e "s/\(127\.0\.0\.1\|localhost\):9090\b/127.0.0.1:$prom_port/g" \
     -e "s/\(127\.0\.0\.1\|localhost\):9099\b/127.0.0.1:$self_port/g" \

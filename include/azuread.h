@@ -206,7 +206,10 @@ int		 azuread_read_secret_file(const char *path, size_t max,
 /* Wipe and free a NUL-terminated secret; NULL is fine. */
 void		 azuread_secret_free(char *);
 
-/* A certificate and its RSA private key loaded from one PEM file. */
+/*
+ * A certificate and its RSA private key loaded from PEM text (the blocks
+ * in any order; certificates after the first are its chain).
+ */
 struct azuread_cert;
 
 struct azuread_cert *azuread_cert_load(const char *pem, size_t len,
@@ -215,13 +218,14 @@ void		 azuread_cert_free(struct azuread_cert *);
 /* base64url of the SHA-256 of the certificate's DER: the x5t#S256 value. */
 const char	*azuread_cert_thumbprint(const struct azuread_cert *);
 /*
- * A client assertion: header {"alg":"PS256","typ":"JWT","x5t#S256":..},
+ * A client assertion: header {"alg":"PS256","typ":"JWT","x5t#S256":..}
+ * (plus "x5c": the PEM's certificates, leaf first, when x5c is set),
  * claims aud (the token URL), iss = sub = client_id, jti (random UUID),
  * nbf = iat = now, exp = now + 10 minutes; signed RSASSA-PSS SHA-256.
  */
 char		*azuread_jwt_assertion(const struct azuread_cert *,
 		    const char *client_id, const char *aud, int64_t now_s,
-		    char **cause);
+		    int x5c, char **cause);
 /* base64url without padding (RFC 7515). */
 void		 azuread_base64url(struct buf *, const void *, size_t);
 

@@ -50,6 +50,7 @@ struct config_tls {
 
 /* HTTP client settings shared by scrape and remote write. */
 struct config_http {
+	/* Non-NULL (maybe "") exactly when basic_auth is configured. */
 	char			*basic_auth_username;
 	char			*basic_auth_password;		/* secret */
 	char			*basic_auth_password_file;
@@ -60,10 +61,10 @@ struct config_http {
 	char			*authorization_credentials_file;
 	struct config_tls	 tls;
 	char			*proxy_url;
-	char			*no_proxy;	/* comma-separated, with proxy_url */
+	char			*no_proxy;	/* comma-separated hosts */
 	int			 proxy_from_environment;	/* default 0 */
 	int			 follow_redirects;		/* default 1 */
-	int			 enable_http2;			/* default 1 scrape, 0 rw */
+	int			 enable_http2;	/* default 1 scrape, 0 rw */
 };
 
 struct config_static {
@@ -89,8 +90,8 @@ enum config_k8s_role {
 
 struct config_k8s_selector {
 	enum config_k8s_role	 role;
-	char			*label;		/* label selector, NULL = none */
-	char			*field;		/* field selector, NULL = none */
+	char			*label;		/* NULL = none */
+	char			*field;		/* NULL = none */
 };
 
 struct config_k8s_sd {
@@ -113,7 +114,7 @@ struct config_scrape {
 	int64_t			 scrape_timeout_ms;
 	char			*metrics_path;		/* default /metrics */
 	char			*scheme;		/* default http */
-	struct config_kvs	 params;		/* repeated names allowed */
+	struct config_kvs	 params;	/* repeated names allowed */
 	int			 honor_labels;
 	int			 honor_timestamps;	/* default 1 */
 	struct config_static	*static_configs;
@@ -128,13 +129,13 @@ struct config_scrape {
 	struct config_http	 http;
 	struct relabel_rules	 relabel;
 	struct relabel_rules	 metric_relabel;
-	unsigned		 line;			/* where it was defined */
+	unsigned		 line;		/* where it was defined */
 
 	/* In Accept preference order, Prometheus spelling
 	 * ("OpenMetricsText1.0.0", "PrometheusText0.0.4", ...). */
 	char			**scrape_protocols;
 	size_t			  nscrape_protocols;
-	char			 *fallback_scrape_protocol;	/* NULL = none */
+	char			 *fallback_scrape_protocol;	/* or NULL */
 	int			  enable_compression;		/* default 1 */
 	int			  track_timestamps_staleness;	/* default 0 */
 	int			  extra_scrape_metrics;		/* default 0 */
@@ -166,7 +167,8 @@ enum config_azuread_method {
 
 struct config_azuread {
 	enum config_azuread_method method;
-	char	*cloud;			/* AzurePublic (default), AzureChina, AzureGovernment */
+	/* AzurePublic (default), AzureChina, AzureGovernment */
+	char	*cloud;
 	char	*client_id;		/* may be NULL for system-assigned MI */
 	char	*tenant_id;
 	char	*client_secret;		/* secret */
@@ -180,7 +182,7 @@ struct config_azuread {
 
 struct config_remote_write {
 	char			*url;
-	char			*name;		/* default: hash of the config */
+	char			*name;	/* default: hash of the config */
 	int64_t			 remote_timeout_ms;	/* 30s */
 	struct config_kvs	 headers;
 	struct relabel_rules	 write_relabel;
@@ -191,7 +193,7 @@ struct config_remote_write {
 	struct config_http	 http;
 	struct config_azuread	 azuread;
 	/* Limits a receiver enforces; series beyond them are dropped before
-	 * sending. Defaults fit Azure Monitor. */
+	 * sending. Defaults fit Azure Monitor; 0 = no limit. */
 	uint64_t		 max_label_count;	/* 63 */
 	uint64_t		 max_label_name_length;	/* 511 */
 	uint64_t		 max_label_value_length;/* 1023 */

@@ -45,6 +45,14 @@ struct http_request_opts {
 	int			 accept_gzip;
 	int			 no_proxy;	/* ignore *_proxy env (IMDS) */
 	const struct config_http *http;	/* TLS, auth, proxy; may be NULL */
+	/*
+	 * Streaming (watches): when set, a 2xx body goes to on_data, with
+	 * the callback's arg, as it arrives instead of into resp->body;
+	 * other bodies are kept as usual. Returning -1 aborts the transfer
+	 * (the done callback then sees an error). It runs inside curl, so
+	 * it must not start or cancel requests.
+	 */
+	int			(*on_data)(const char *, size_t, void *);
 };
 
 struct http_client *http_client_create(struct event_base *);

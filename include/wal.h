@@ -26,6 +26,11 @@
  * Open every reader before the first wal_maintain(): with no readers open,
  * nothing holds segments back.
  *
+ * Positions: every record returned has pos < next. Items with no place of
+ * their own in a segment (the run-start DROP, series replayed from a
+ * checkpoint) sit at offset 0 of the segment they precede: index 0 for the
+ * DROP, 1.. for checkpoint series.
+ *
  * Threads: everything here runs on the calling (event-loop) thread except
  * the internal sync thread; none of these functions may be called from two
  * threads at once.
@@ -205,7 +210,10 @@ int		 wal_log_drop(struct wal *, const series_ref *, size_t);
  * stay buffered (bounded) and the next commit retries; returns -1.
  */
 int		 wal_commit(struct wal *);
-/* Rotate, apply the cap and delete segments every cursor has passed. */
+/*
+ * Rotate, apply the cap and delete segments every cursor has passed; once
+ * a second. now_ms is wall-clock time (compared with file mtimes).
+ */
 void		 wal_maintain(struct wal *, int64_t now_ms);
 void		 wal_stats(struct wal *, struct wal_stats *);
 

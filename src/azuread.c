@@ -58,6 +58,8 @@ struct azuread {
 	char			*client_secret;	/* secret */
 	char			*secret_file;
 	char			*cert_file;
+	char			*key_file;	/* NULL: key in cert_file */
+	int			 x5c;
 	char			*token_file;
 	char			*arc_dir;
 	int			 warned_mode;
@@ -339,12 +341,53 @@ azuread_read(struct azuread *az, const char *path, size_t max, int strip,
 	return data;
 }
 
+/* The certificate and its key, from one PEM file or two. */
+static struct azuread_cert *
+azuread_load_cert(struct azuread *az, char **cause)
+{
+	struct azuread_cert *cert;
+	struct buf pem = BUF_INIT;
+	const char *bad = az->cert_file;
+	char *data, *err = NULL;
+	size_t len;
+
+	if ((data = azuread_read(az, az->cert_file, AZUREAD_PEM_MAX, 0,
+	    &len, cause)) == NULL)
+		return NULL;
+	buf_append(&pem, data, len);
+	explicit_bzero(data, len);
+	free(data);
+	if (az->key_file != NULL) {
+		if ((data = azuread_read(az, az->key_file, AZUREAD_PEM_MAX, 0,
+		    &len, cause)) == NULL) {
+			explicit_bzero(pem.data, pem.len);
+			buf_free(&pem);
+			return NULL;
+		}
+		buf_putc(&pem, '\n');
+		buf_append(&pem, data, len);
+		explicit_bzero(data, len);
+		free(data);
+		bad = az->key_file;
+	}
+	cert = azuread_cert_load(pem.data, pem.len, &err);
+	explicit_bzero(pem.data, pem.len);
+	buf_free(&pem);
+	if (cert == NULL) {
+		if (strstr(err, "certificate") != NULL)
+			bad = az->cert_file;
+		xasprintf(cause, "%s: %s", bad, err);
+		free(err);
+	}
+	return cert;
+}
+
 /* The client_credentials body, built fresh for every request. */
 static int
 azuread_build_form(struct azuread *az, struct buf *body, char **cause)
 {
 	struct azuread_cert *cert;
-	char *data, *assertion, *tmp;
+	char *data, *assertion;
 	size_t len;
 
 	switch (az->source) {
@@ -365,21 +408,11 @@ azuread_build_form(struct azuread *az, struct buf *body, char **cause)
 		az->req_secret = data;
 		return 0;
 	case AZUREAD_SOURCE_CERTIFICATE:
-		data = azuread_read(az, az->cert_file, AZUREAD_PEM_MAX, 0,
-		    &len, cause);
-		if (data == NULL)
+		/* Re-read: a renewed certificate takes effect at once. */
+		if ((cert = azuread_load_cert(az, cause)) == NULL)
 			return -1;
-		cert = azuread_cert_load(data, len, cause);
-		explicit_bzero(data, len);
-		free(data);
-		if (cert == NULL) {
-			xasprintf(&tmp, "%s: %s", az->cert_file, *cause);
-			free(*cause);
-			*cause = tmp;
-			return -1;
-		}
 		assertion = azuread_jwt_assertion(cert, az->client_id, az->url,
-		    azuread_now_ms() / 1000, cause);
+		    azuread_now_ms() / 1000, az->x5c, cause);
 		azuread_cert_free(cert);
 		if (assertion == NULL)
 			return -1;
@@ -539,19 +572,12 @@ azuread_create(struct event_base *base, struct http_client *http,
 			goto fail;
 		}
 		az->cert_file = xstrdup(cfg->certificate_file);
-		data = azuread_read(az, az->cert_file, AZUREAD_PEM_MAX, 0,
-		    &len, &err);
-		if (data == NULL)
+		if (cfg->certificate_key_file != NULL &&
+		    *cfg->certificate_key_file != '\0')
+			az->key_file = xstrdup(cfg->certificate_key_file);
+		az->x5c = cfg->send_certificate_chain;
+		if ((cert = azuread_load_cert(az, &err)) == NULL)
 			goto fail;
-		cert = azuread_cert_load(data, len, &err);
-		explicit_bzero(data, len);
-		free(data);
-		if (cert == NULL) {
-			xasprintf(&data, "%s: %s", az->cert_file, err);
-			free(err);
-			err = data;
-			goto fail;
-		}
 		azuread_cert_free(cert);
 		break;
 	case AZUREAD_WORKLOAD_IDENTITY:
@@ -636,6 +662,7 @@ azuread_free(struct azuread *az)
 	free(az->client_id);
 	free(az->secret_file);
 	free(az->cert_file);
+	free(az->key_file);
 	free(az->token_file);
 	free(az->arc_dir);
 	free(az->last_error);

@@ -35,6 +35,8 @@ struct azuread_cert {
 	EVP_PKEY	*key;
 	X509		*cert;
 	char		*thumbprint;
+	char		**chain;	/* base64 DER, leaf first (x5c) */
+	size_t		 nchain;
 };
 
 void
@@ -75,12 +77,34 @@ azuread_jwt_nopass_cb(char *buf, int size, int rwflag, void *arg)
 void
 azuread_cert_free(struct azuread_cert *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
 	EVP_PKEY_free(c->key);
 	X509_free(c->cert);
 	free(c->thumbprint);
+	for (i = 0; i < c->nchain; i++)
+		free(c->chain[i]);
+	free(c->chain);
 	free(c);
+}
+
+/* x5c entries are standard base64 (RFC 7515 4.1.6), not base64url. */
+static void
+azuread_cert_add_chain(struct azuread_cert *c, X509 *x)
+{
+	unsigned char *der = NULL;
+	char *b64;
+	int n;
+
+	if ((n = i2d_X509(x, &der)) <= 0)
+		fatalx("i2d_X509 failed", NULL);
+	b64 = xmalloc(((size_t)n + 2) / 3 * 4 + 1);
+	EVP_EncodeBlock((unsigned char *)b64, der, n);
+	OPENSSL_free(der);
+	c->chain = xreallocarray(c->chain, c->nchain + 1, sizeof *c->chain);
+	c->chain[c->nchain++] = b64;
 }
 
 struct azuread_cert *
@@ -90,6 +114,7 @@ azuread_cert_load(const char *pem, size_t len, char **cause)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen;
 	struct buf b = BUF_INIT;
+	X509 *x;
 	BIO *bio;
 
 	c = xcalloc(1, sizeof *c);
@@ -112,16 +137,25 @@ azuread_cert_load(const char *pem, size_t len, char **cause)
 	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		fatalx("BIO_new_mem_buf failed", NULL);
 	c->cert = PEM_read_bio_X509(bio, NULL, azuread_jwt_nopass_cb, NULL);
-	BIO_free(bio);
 	if (c->cert == NULL) {
+		BIO_free(bio);
 		*cause = xstrdup("no certificate in the PEM");
 		goto fail;
 	}
 	if (X509_check_private_key(c->cert, c->key) != 1) {
+		BIO_free(bio);
 		*cause = xstrdup("the first certificate does not match the "
 		    "private key");
 		goto fail;
 	}
+	/* The whole chain, for x5c (subject name and issuer auth). */
+	azuread_cert_add_chain(c, c->cert);
+	while ((x = PEM_read_bio_X509(bio, NULL, azuread_jwt_nopass_cb,
+	    NULL)) != NULL) {
+		azuread_cert_add_chain(c, x);
+		X509_free(x);
+	}
+	BIO_free(bio);
 	if (X509_digest(c->cert, EVP_sha256(), md, &mdlen) != 1)
 		fatalx("X509_digest failed", NULL);
 	azuread_base64url(&b, md, mdlen);
@@ -168,18 +202,24 @@ azuread_jwt_uuid(char *out, size_t len)
 
 char *
 azuread_jwt_assertion(const struct azuread_cert *c, const char *client_id,
-    const char *aud, int64_t now_s, char **cause)
+    const char *aud, int64_t now_s, int x5c, char **cause)
 {
 	struct buf b = BUF_INIT;
 	EVP_MD_CTX *md;
 	EVP_PKEY_CTX *pctx;
 	unsigned char *sig;
-	size_t siglen;
-	json_t *obj;
+	size_t siglen, i;
+	json_t *obj, *chain;
 	char jti[37];
 
 	obj = json_pack("{s:s, s:s, s:s}", "alg", "PS256", "typ", "JWT",
 	    "x5t#S256", c->thumbprint);
+	if (x5c) {
+		chain = json_array();
+		for (i = 0; i < c->nchain; i++)
+			json_array_append_new(chain, json_string(c->chain[i]));
+		json_object_set_new(obj, "x5c", chain);
+	}
 	azuread_jwt_part(&b, obj);
 	json_decref(obj);
 	buf_putc(&b, '.');

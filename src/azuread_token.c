@@ -330,7 +330,7 @@ char *
 azuread_error_summary(long status, const char *data, size_t len)
 {
 	struct buf b = BUF_INIT;
-	json_t *root, *v;
+	json_t *root, *v, *d;
 	json_int_t code;
 
 	if (status == 0)
@@ -345,14 +345,16 @@ azuread_error_summary(long status, const char *data, size_t len)
 			azuread_put_line(&b, json_string_value(v), 64);
 		}
 		v = json_array_get(json_object_get(root, "error_codes"), 0);
-		if (json_is_integer(v)) {
+		d = json_object_get(root, "error_description");
+		/* Entra descriptions start with the code already. */
+		if (json_is_integer(v) && !(json_is_string(d) &&
+		    strncmp(json_string_value(d), "AADSTS", 6) == 0)) {
 			code = json_integer_value(v);
 			buf_printf(&b, " (AADSTS%lld)", (long long)code);
 		}
-		v = json_object_get(root, "error_description");
-		if (json_is_string(v) && json_string_length(v) > 0) {
+		if (json_is_string(d) && json_string_length(d) > 0) {
 			buf_puts(&b, ": ");
-			azuread_put_line(&b, json_string_value(v), 240);
+			azuread_put_line(&b, json_string_value(d), 240);
 		}
 	}
 	json_decref(root);

@@ -187,7 +187,8 @@ config_expand(struct config_ctx *ctx, const char *key, const struct ynode *n,
 			p++;
 			continue;
 		}
-		if (p[1] != '{' || !config_env_name_start((unsigned char)p[2])) {
+		if (p[1] != '{' ||
+		    !config_env_name_start((unsigned char)p[2])) {
 			buf_putc(&b, '$');
 			continue;
 		}
@@ -483,7 +484,7 @@ config_duration(struct config_ctx *ctx, const char *key, const struct ynode *n,
 		return 0;
 	if (config_text(ctx, key, n, 0, &s) == -1)
 		return -1;
-	if (*s == '\0')
+	if (s == NULL || *s == '\0')
 		rc = config_error(ctx, n, key, "empty duration string");
 	else if (config_parse_duration(s, dst) == -1)
 		rc = config_error(ctx, n, key, "not a valid duration string: "
@@ -750,6 +751,34 @@ config_empty(const char *s)
 	return s == NULL || *s == '\0';
 }
 
+/*
+ * A copy of a URL fit for messages: the password of "user:pass@" becomes
+ * <secret> (all of the userinfo when there is no scheme to go by).
+ */
+static char *
+config_redact_url(const char *url)
+{
+	const char *scheme, *start, *end, *at, *colon;
+	struct buf b = BUF_INIT;
+
+	scheme = strstr(url, "://");
+	start = scheme == NULL ? url : scheme + 3;
+	end = start + strcspn(start, "/?#");
+	at = memchr(start, '@', (size_t)(end - start));
+	if (at == NULL)
+		return xstrdup(url);
+	colon = memchr(start, ':', (size_t)(at - start));
+	if (scheme == NULL)
+		colon = NULL;
+	if (scheme != NULL && colon == NULL)
+		return xstrdup(url);
+	buf_append(&b, url, (size_t)((colon != NULL ? colon + 1 : start) -
+	    url));
+	buf_puts(&b, "<secret>");
+	buf_puts(&b, at);
+	return buf_steal(&b);
+}
+
 /* An http:// or https:// URL with a host. */
 static int
 config_check_http_url(const char *s)
@@ -866,8 +895,9 @@ config_field_find(const struct config_layer *layers, size_t nlayers,
 		for (f = layers[i].fields; f->name != NULL; f++) {
 			if (strcmp(f->name, name) == 0) {
 				*obj = layers[i].obj;
-				*at = layers[i].at == NULL ? NULL :
-				    &layers[i].at[f - layers[i].fields];
+				*at = layers[i].at == NULL ||
+				    f - layers[i].fields >= CONFIG_MAX_FIELDS ?
+				    NULL : &layers[i].at[f - layers[i].fields];
 				return f;
 			}
 		}
@@ -1256,8 +1286,8 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 		at = config_later(config_at(&l, "basic_auth"), config_at(&l,
 		    has_bt ? "bearer_token" : "bearer_token_file"));
 		return config_error(ctx, at, at->value, "at most one of "
-		    "basic_auth, oauth2, bearer_token & bearer_token_file "
-		    "must be configured");
+		    "basic_auth, oauth2, bearer_token & bearer_token_file must "
+		    "be configured");
 	}
 	if (hp->basic_auth && !config_empty(h->basic_auth_password) &&
 	    !config_empty(h->basic_auth_password_file)) {
@@ -1269,14 +1299,14 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 	if (hp->authorization) {
 		at = config_at(&l, "authorization");
 		if (has_bt || has_btf)
-			return config_error(ctx, at, at->value, "authorization "
-			    "is not compatible with bearer_token & "
-			    "bearer_token_file");
+			return config_error(ctx, at, at->value,
+			    "authorization is not compatible with bearer_token "
+			    "& bearer_token_file");
 		if (!config_empty(h->authorization_credentials) &&
 		    !config_empty(h->authorization_credentials_file))
-			return config_error(ctx, at, at->value, "at most one of "
-			    "authorization credentials & credentials_file must "
-			    "be configured");
+			return config_error(ctx, at, at->value,
+			    "at most one of authorization credentials & "
+			    "credentials_file must be configured");
 		t = h->authorization_type;
 		if (t != NULL) {
 			while (isspace((unsigned char)*t))
@@ -1289,14 +1319,14 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 			free(h->authorization_type);
 			h->authorization_type = xstrdup("Bearer");
 		} else if (strcasecmp(t, "basic") == 0)
-			return config_error(ctx, at, at->value, "authorization "
-			    "type cannot be set to \"basic\", use \"basic_auth\" "
-			    "instead");
+			return config_error(ctx, at, at->value,
+			    "authorization type cannot be set to \"basic\", "
+			    "use \"basic_auth\" instead");
 		if (hp->basic_auth) {
 			at = config_later(at, config_at(&l, "basic_auth"));
-			return config_error(ctx, at, at->value, "at most one of "
-			    "basic_auth, oauth2 & authorization must be "
-			    "configured");
+			return config_error(ctx, at, at->value,
+			    "at most one of basic_auth, oauth2 & authorization "
+			    "must be configured");
 		}
 	} else if (has_bt || has_btf) {
 		h->authorization_type = xstrdup("Bearer");
@@ -1330,10 +1360,12 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 	if (!config_empty(hp->proxy_url) &&
 	    config_check_proxy_url(hp->proxy_url) == -1) {
 		at = config_at(&l, "proxy_url");
-		return config_error(ctx, at, at->value, "invalid proxy URL "
-		    "\"%s\" (expected scheme://host:port with scheme http, "
-		    "https, socks4, socks4a, socks5 or socks5h)",
-		    hp->proxy_url);
+		t = config_redact_url(hp->proxy_url);
+		config_error(ctx, at, at->value, "invalid proxy URL \"%s\" "
+		    "(expected scheme://host:port with scheme http, https, "
+		    "socks4, socks4a, socks5 or socks5h)", t);
+		free(t);
+		return -1;
 	}
 	if (!config_empty(h->tls.cert_file) && config_empty(h->tls.key_file))
 		return config_error(ctx, config_at(&l, "tls_config"),
@@ -1700,7 +1732,8 @@ static const char *config_k8s_roles[] = {
 const char *
 config_k8s_role_name(enum config_k8s_role role)
 {
-	if ((size_t)role >= sizeof config_k8s_roles / sizeof config_k8s_roles[0])
+	if ((size_t)role >= sizeof config_k8s_roles /
+	    sizeof config_k8s_roles[0])
 		return "unknown";
 	return config_k8s_roles[role];
 }
@@ -2102,8 +2135,8 @@ config_k8s_finish(struct config_ctx *ctx, struct config_k8s_parse *kp,
 		    "configuration together with 'kubeconfig_file'");
 	if (config_empty(sd->api_server) && config_empty(kp->kubeconfig) &&
 	    custom)
-		return config_error(ctx, item, name, "to use custom HTTP client "
-		    "configuration please provide the 'api_server' URL "
+		return config_error(ctx, item, name, "to use custom HTTP "
+		    "client configuration please provide the 'api_server' URL "
 		    "explicitly");
 	if (!config_empty(sd->api_server) && kp->own_namespace == 1)
 		return config_error(ctx, config_at(&lns, "own_namespace"),
@@ -2129,12 +2162,14 @@ config_k8s_finish(struct config_ctx *ctx, struct config_k8s_parse *kp,
 				break;
 		}
 		if (why == NULL)
-			return config_error(ctx, sp->node, "selectors", "%s role "
-			    "supports only %s selectors", kp->role, list);
+			return config_error(ctx, sp->node, "selectors",
+			    "%s role supports only %s selectors", kp->role,
+			    list);
 		if (sp->field != NULL &&
 		    config_k8s_field_selector(sp->field, &bad) == -1) {
-			config_error(ctx, sp->node, "field", "invalid selector: "
-			    "'%s'; can't understand '%s'", sp->field, bad);
+			config_error(ctx, sp->node, "field", "invalid "
+			    "selector: '%s'; can't understand '%s'", sp->field,
+			    bad);
 			free(bad);
 			return -1;
 		}
@@ -2155,18 +2190,20 @@ config_k8s_finish(struct config_ctx *ctx, struct config_k8s_parse *kp,
 		    "endpointslice, service)");
 	if (!config_empty(kp->kubeconfig))
 		return config_error(ctx, config_at(&l, "kubeconfig_file"),
-		    "kubeconfig_file", "not supported by promlet: set api_server "
-		    "with tls_config and authorization, or run in the cluster "
-		    "with the service account");
+		    "kubeconfig_file", "not supported by promlet: set "
+		    "api_server with tls_config and authorization, or run in "
+		    "the cluster with the service account");
 	if (sd->api_server != NULL && *sd->api_server == '\0') {
 		free(sd->api_server);
 		sd->api_server = NULL;
 	}
 	if (sd->api_server != NULL &&
 	    config_check_http_url(sd->api_server) == -1) {
-		return config_error(ctx, item, "api_server", "invalid URL "
-		    "\"%s\": expected http:// or https:// and a host",
-		    sd->api_server);
+		q = config_redact_url(sd->api_server);
+		config_error(ctx, item, "api_server", "invalid URL \"%s\": "
+		    "expected http:// or https:// and a host", q);
+		free(q);
+		return -1;
 	}
 	sd->role = role;
 	sd->own_namespace = kp->own_namespace == 1;
@@ -2321,7 +2358,8 @@ config_check_schemes(struct config_ctx *ctx, const struct ynode *vat,
 	    "allow-utf-8" };
 	size_t i;
 
-	if (!config_empty(vscheme) && strcmp(vscheme, "legacy") != 0) {
+	if (vscheme != NULL && *vscheme != '\0' &&
+	    strcmp(vscheme, "legacy") != 0) {
 		if (strcmp(vscheme, "utf8") == 0)
 			return config_error(ctx, vat,
 			    "metric_name_validation_scheme", "promlet supports "
@@ -2329,7 +2367,7 @@ config_check_schemes(struct config_ctx *ctx, const struct ynode *vat,
 		return config_error(ctx, vat, "metric_name_validation_scheme",
 		    "unrecognized ValidationScheme: \"%s\"", vscheme);
 	}
-	if (config_empty(escheme))
+	if (escheme == NULL || *escheme == '\0')
 		return 0;
 	for (i = 0; i < sizeof escapes / sizeof escapes[0]; i++) {
 		if (strcmp(escheme, escapes[i]) == 0)
@@ -2821,8 +2859,8 @@ config_scrape_configs(struct config_ctx *ctx, const struct ynode *n,
 	if (n->type == YNODE_SCALAR && (n->flags & YNODE_NULL))
 		return 0;
 	if (n->type != YNODE_SEQ)
-		return config_error(ctx, n, "scrape_configs", "expected a list, "
-		    "got %s", yaml_tree_kind(n));
+		return config_error(ctx, n, "scrape_configs", "expected a "
+		    "list, got %s", yaml_tree_kind(n));
 	memset(&names, 0, sizeof names);
 	cfg->scrape = xcalloc(n->n == 0 ? 1 : n->n, sizeof *cfg->scrape);
 	for (i = 0; i < n->n && rc == 0; i++) {
@@ -3151,24 +3189,24 @@ config_az_validate(struct config_ctx *ctx, struct config_az_parse *ap,
 		m = ap->cert;
 		az->method = AZUREAD_CERTIFICATE;
 		if (ap->cert_path != NULL && ap->cert_file != NULL)
-			return config_error(ctx, m, "certificate", "at most one "
-			    "of certificate_path & certificate_file must be "
-			    "configured");
+			return config_error(ctx, m, "certificate", "at most "
+			    "one of certificate_path & certificate_file must "
+			    "be configured");
 		az->certificate_file = ap->cert_path != NULL ? ap->cert_path :
 		    ap->cert_file;
 		ap->cert_path = ap->cert_file = NULL;
 		if (config_empty(az->client_id))
-			return config_error(ctx, m, "certificate", "must provide "
-			    "an Azure Certificate client_id in the Azure AD "
-			    "config");
+			return config_error(ctx, m, "certificate", "must "
+			    "provide an Azure Certificate client_id in the "
+			    "Azure AD config");
 		if (config_empty(az->tenant_id))
-			return config_error(ctx, m, "certificate", "must provide "
-			    "an Azure Certificate tenant_id in the Azure AD "
-			    "config");
+			return config_error(ctx, m, "certificate", "must "
+			    "provide an Azure Certificate tenant_id in the "
+			    "Azure AD config");
 		if (config_empty(az->certificate_file))
-			return config_error(ctx, m, "certificate", "must provide "
-			    "an Azure Certificate certificate_path in the Azure "
-			    "AD config");
+			return config_error(ctx, m, "certificate", "must "
+			    "provide an Azure Certificate certificate_path in "
+			    "the Azure AD config");
 		if (!config_is_uuid(az->client_id))
 			return config_error(ctx, config_az_at(ap, m,
 			    config_az_cert_fields, "client_id"), "client_id",
@@ -3377,6 +3415,31 @@ config_default_i64(int64_t *v, int64_t def)
 		*v = def;
 }
 
+/* An HTTP token (RFC 9110): what a header name may hold. */
+static int
+config_header_name_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) &&
+		    strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* No CR, LF or other controls: they would split the request. */
+static int
+config_header_value_ok(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
 /* Headers Prometheus sets itself (config.go reservedHeaders). */
 static const char *config_reserved_headers[] = {
 	"host", "content-encoding", "content-length", "content-type",
@@ -3415,14 +3478,21 @@ config_rw_finish(struct config_ctx *ctx, struct config_rw_parse *rp,
 		    "headers"), i) : item;
 		if (strcasecmp(h, "authorization") == 0)
 			return config_error(ctx, hv, h, "authorization header "
-			    "must be changed via the basic_auth, authorization, "
-			    "oauth2, sigv4, azuread or google_iam parameter");
+			    "must be changed via the basic_auth, "
+			    "authorization, oauth2, sigv4, azuread or "
+			    "google_iam parameter");
 		for (j = 0; j < sizeof config_reserved_headers /
 		    sizeof config_reserved_headers[0]; j++) {
 			if (strcasecmp(h, config_reserved_headers[j]) == 0)
-				return config_error(ctx, hv, h, "%s is a reserved "
-				    "header. It must not be changed", h);
+				return config_error(ctx, hv, h, "%s is a "
+				    "reserved header. It must not be changed",
+				    h);
 		}
+		if (!config_header_name_ok(h))
+			return config_error(ctx, hv, h, "invalid header name");
+		if (!config_header_value_ok(rw->headers.v[i].value))
+			return config_error(ctx, hv, h, "header value contains "
+			    "a control character");
 	}
 	if (!config_empty(rp->protobuf_message) &&
 	    strcmp(rp->protobuf_message, "prometheus.WriteRequest") != 0) {
@@ -3580,10 +3650,13 @@ config_remote_writes(struct config_ctx *ctx, const struct ynode *n,
 		rw->name = NULL;
 		h = config_remote_write_hash(rw);
 		xasprintf(&rw->name, "%06" PRIx64, h >> 40);
-		if (config_names_add(&names, rw->name) == -1)
+		if (config_names_add(&names, rw->name) == -1) {
+			q = config_redact_url(rw->url);
 			rc = config_error(ctx, n->v[i], "remote_write",
 			    "duplicate remote write configs are not allowed, "
-			    "found duplicate for URL: %s", rw->url);
+			    "found duplicate for URL: %s", q);
+			free(q);
+		}
 	}
 	/*
 	 * Prometheus takes any URL and fails at send time; promlet says so
@@ -3591,17 +3664,20 @@ config_remote_writes(struct config_ctx *ctx, const struct ynode *n,
 	 */
 	for (i = 0; i < cfg->nremote_write && rc == 0; i++) {
 		rw = &cfg->remote_write[i];
-		if (config_check_http_url(rw->url) == -1)
+		if (config_check_http_url(rw->url) == -1) {
+			q = config_redact_url(rw->url);
 			rc = config_error(ctx, url_at[i], "url", "invalid URL "
 			    "\"%s\": expected http:// or https:// and a host",
-			    rw->url);
+			    q);
+			free(q);
+		}
 	}
 	free(url_at);
 	config_names_free(&names);
 	return rc;
 }
 
-/* ---- top level ------------------------------------------------------------ */
+/* ---- top level --------------------------------------------------------- */
 
 struct config_top {
 	const struct ynode	*global;
@@ -3741,8 +3817,8 @@ config_load(const char *path, char **cause)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			xasprintf(cause, "%s: cannot read config file: %s", path,
-			    strerror(errno));
+			xasprintf(cause, "%s: cannot read config file: %s",
+			    path, strerror(errno));
 			goto fail;
 		}
 		if (n == 0)
@@ -3784,7 +3860,7 @@ config_free(struct config *cfg)
 	free(cfg);
 }
 
-/* ---- dump and hashes ------------------------------------------------------ */
+/* ---- dump and hashes --------------------------------------------------- */
 
 struct config_out {
 	struct buf	*b;
@@ -3865,26 +3941,17 @@ static void
 config_out_url(struct config_out *o, int indent, const char *key,
     const char *url)
 {
-	const char *scheme, *at, *colon, *end;
-	struct buf tmp = BUF_INIT;
+	char *safe;
 
 	if (url == NULL)
 		return;
-	scheme = strstr(url, "://");
-	end = scheme == NULL ? NULL : scheme + 3 + strcspn(scheme + 3, "/?#");
-	at = scheme == NULL ? NULL : memchr(scheme + 3, '@',
-	    (size_t)(end - scheme - 3));
-	colon = at == NULL ? NULL : memchr(scheme + 3, ':',
-	    (size_t)(at - scheme - 3));
-	if (!o->redact || colon == NULL) {
+	if (!o->redact) {
 		config_out_str(o, indent, key, url);
 		return;
 	}
-	buf_append(&tmp, url, (size_t)(colon - url) + 1);
-	buf_puts(&tmp, "<secret>");
-	buf_puts(&tmp, at);
-	config_out_str(o, indent, key, tmp.data);
-	buf_free(&tmp);
+	safe = config_redact_url(url);
+	config_out_str(o, indent, key, safe);
+	free(safe);
 }
 
 static void
@@ -4108,8 +4175,8 @@ config_out_scrape(struct config_out *o, const struct config_scrape *sc)
 		buf_putc(o->b, '\n');
 		for (i = 0; i < sc->nfile_sd; i++) {
 			o->item = 1;
-			config_out_list(o, in + 4, "files", sc->file_sd[i].files,
-			    sc->file_sd[i].nfiles);
+			config_out_list(o, in + 4, "files",
+			    sc->file_sd[i].files, sc->file_sd[i].nfiles);
 			config_out_duration(o, in + 4, "refresh_interval",
 			    sc->file_sd[i].refresh_interval_ms);
 		}

@@ -31,6 +31,8 @@ struct http_request {
 	struct buf			 body;
 	uint64_t			 max_body;
 	int				 too_large;
+	int				(*on_data)(const char *, size_t,
+					    void *);
 	http_done_cb			 cb;
 	void				*arg;
 	char				 errbuf[CURL_ERROR_SIZE];
@@ -204,7 +206,13 @@ http_write_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct http_request *r = arg;
 	size_t len = size * n;
+	long status = 0;
 
+	if (r->on_data != NULL) {
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300)
+			return r->on_data(data, len, r->arg) == 0 ? len : 0;
+	}
 	/* Checked on decoded bytes, so a gzip bomb stops here too. */
 	if (r->max_body != 0 && r->body.len + len > r->max_body) {
 		r->too_large = 1;
@@ -370,6 +378,7 @@ http_request_start(struct http_client *c, const struct http_request_opts *o,
 	r->cb = cb;
 	r->arg = arg;
 	r->max_body = o->max_body;
+	r->on_data = o->on_data;
 	buf_init(&r->body);
 	if ((e = r->easy = curl_easy_init()) == NULL)
 		fatalx("curl_easy_init failed", NULL);

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "file_sd.h"
 #include "http.h"
+#include "k8s_sd.h"
 #include "log.h"
 #include "remote_write.h"
 #include "scrape.h"
@@ -60,6 +61,8 @@ struct daemon {
 	size_t			 nrw;
 	struct file_sd		**fsd;
 	size_t			 nfsd;
+	struct k8s_sd		**ksd;
+	size_t			 nksd;
 	struct web		*web;
 	struct config		*cfg;
 	struct event		*tick;
@@ -384,6 +387,25 @@ main_apply_file_sd(struct daemon *d, const struct config *cfg)
 	}
 }
 
+static void
+main_apply_k8s_sd(struct daemon *d, const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < d->nksd; i++)
+		k8s_sd_free(d->ksd[i]);
+	free(d->ksd);
+	d->ksd = xcalloc(cfg->nscrape + 1, sizeof *d->ksd);
+	d->nksd = 0;
+	for (i = 0; i < cfg->nscrape; i++) {
+		if (cfg->scrape[i].nk8s_sd == 0)
+			continue;
+		d->ksd[d->nksd++] = k8s_sd_create(d->base, d->http, d->scrape,
+		    cfg->scrape[i].job_name, cfg->scrape[i].k8s_sd,
+		    cfg->scrape[i].nk8s_sd);
+	}
+}
+
 static int
 main_reload(struct daemon *d, char **cause)
 {
@@ -399,6 +421,7 @@ main_reload(struct daemon *d, char **cause)
 	}
 	scrape_manager_apply(d->scrape, cfg);
 	main_apply_file_sd(d, cfg);
+	main_apply_k8s_sd(d, cfg);
 	if (main_apply_remote_writes(d, cfg, cause) == -1) {
 		/* Scraping goes on into the WAL; nothing is lost. */
 		log_error("reload: remote write setup failed", "err=%s",
@@ -572,6 +595,7 @@ main_run(struct main_flags *fl)
 	}
 	scrape_manager_apply(d.scrape, d.cfg);
 	main_apply_file_sd(&d, d.cfg);
+	main_apply_k8s_sd(&d, d.cfg);
 
 	d.sig_int = evsignal_new(d.base, SIGINT, main_signal_cb, &d);
 	d.sig_term = evsignal_new(d.base, SIGTERM, main_signal_cb, &d);
@@ -603,6 +627,9 @@ out:
 	for (i = 0; i < d.nfsd; i++)
 		file_sd_free(d.fsd[i]);
 	free(d.fsd);
+	for (i = 0; i < d.nksd; i++)
+		k8s_sd_free(d.ksd[i]);
+	free(d.ksd);
 	scrape_manager_free(d.scrape);
 	for (i = 0; i < d.nrw; i++)
 		remote_write_free(d.rw[i]);

@@ -312,6 +312,31 @@ wal_count_after(int fd, uint64_t off, uint64_t size, int *known)
 	return lost;
 }
 
+/* Samples in the valid records of a file whose header is unusable. */
+static uint64_t
+wal_count_records(struct wal *w, const char *name, uint64_t size)
+{
+	struct wal_rfile rf;
+	const uint8_t *body;
+	uint64_t off, n = 0;
+	uint32_t len;
+	long c;
+	int fd;
+
+	if (size <= WAL_HDR_SIZE ||
+	    (fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	wal_rfile_init(&rf);
+	wal_rfile_set(&rf, fd, WAL_HDR_SIZE, size);
+	while (wal_rfile_next(&rf, &off, &body, &len, 0) == 1) {
+		if (body[0] == WAL_REC_SAMPLES &&
+		    (c = wal_samples_count(body + 1, len - 1)) > 0)
+			n += (uint64_t)c;
+	}
+	wal_rfile_free(&rf);
+	return n;
+}
+
 /*
  * Validate a segment's records, count its samples and cut it at the first
  * bad record: a torn tail (partial record, zeros) is what a crash leaves;
@@ -451,7 +476,7 @@ wal_load(struct wal *w, char **cause)
 	struct wal_seg *sg;
 	struct wal_pos pos;
 	struct dirent *de;
-	uint64_t n, size, max_number = 0, max_seq = 0, seq, nseries;
+	uint64_t n, size, max_number = 0, max_seq = 0, seq, nseries, lost;
 	uint64_t *sizes = NULL;
 	int64_t *mtimes = NULL, mtime;
 	uint16_t *flags = NULL;
@@ -519,8 +544,12 @@ wal_load(struct wal *w, char **cause)
 			goto out;
 		mtimes[i] = mtime;
 		if (rc != 0 || h.number != segs.v[i]) {
+			/* Usually a file created just before a crash. */
+			lost = wal_count_records(w, name, size);
+			w->st.samples_lost_corrupt += lost;
 			log_warn("WAL segment header damaged, removing it",
-			    "segment=%s/%s size=%" PRIu64, w->dir, name, size);
+			    "segment=%s/%s size=%" PRIu64 " lost_samples=%"
+			    PRIu64, w->dir, name, size, lost);
 			wal_unlink(w, "seg", segs.v[i], "damaged header");
 			segs.v[i] = 0;
 			continue;

@@ -568,16 +568,23 @@ wal_decode_value(struct wal_samples_iter *it, struct wal_vstate *st,
 }
 
 long
-wal_samples_next(struct wal_codec *c, struct wal_samples_iter *it,
+wal_samples_next(struct wal_codec *c, struct wal_samples_iter *itp,
     struct wal_sample *out, size_t max)
 {
+	/*
+	 * A local copy: stores to out (int64_t) may alias the iterator's
+	 * uint64_t fields, which would keep the bit reader in memory.
+	 */
+	struct wal_samples_iter b = *itp, *it = &b;
 	struct wal_vstate *prev_st;
-	size_t i, n = it->n - it->i;
+	size_t i, n = it->n - it->i, limit;
 	uint32_t ref, pred;
 	int64_t r, t;
+	double v;
 
 	if (n > max)
 		n = max;
+	limit = (size_t)(it->end - it->start) * 8;
 	for (i = 0; i < n; i++) {
 		ref = it->ref;
 		if (it->i > 0) {
@@ -587,7 +594,7 @@ wal_samples_next(struct wal_codec *c, struct wal_samples_iter *it,
 			if (!it->pred_ref && wal_bitr_get(it, 1) != 0)
 				r += wal_unzz(wal_bitr_vl(it));
 			if (r <= 0 || r >= WAL_REF_MAX)
-				return -1;
+				goto bad;
 			ref = (uint32_t)r;
 			prev_st->succ = ref;
 		}
@@ -596,17 +603,21 @@ wal_samples_next(struct wal_codec *c, struct wal_samples_iter *it,
 		t = it->base_t;
 		if (!it->same_t && wal_bitr_get(it, 1) != 0)
 			t += wal_unzz(wal_bitr_vl(it));
+		if (wal_decode_value(it, &c->v[ref], &v) != 0)
+			goto bad;
 		out[i].ref = ref;
 		out[i].t_ms = t;
-		if (wal_decode_value(it, &c->v[ref], &out[i].v) != 0)
-			return -1;
+		out[i].v = v;
 		it->ref = ref;
 		it->i++;
-		if ((size_t)(it->p - it->start) * 8 - it->nbits >
-		    (size_t)(it->end - it->start) * 8)
-			return -1;
+		if ((size_t)(it->p - it->start) * 8 - it->nbits > limit)
+			goto bad;
 	}
+	*itp = b;
 	return (long)n;
+bad:
+	*itp = b;
+	return -1;
 }
 
 /* ---- series entries -------------------------------------------------- */

@@ -30,9 +30,12 @@
 #define WAL_READER_BATCH	65536	/* samples per call with max 0 */
 #define WAL_FIFO_MAX		8192
 
+/* A chunk returned: samples [pos, next) start at sequence number seq. */
 struct wal_ackent {
 	struct wal_pos	pos;
+	struct wal_pos	next;
 	uint64_t	seq;
+	uint64_t	n;	/* samples in the chunk, filtered ones too */
 };
 
 struct wal_reader {
@@ -165,15 +168,15 @@ wal_reader_undefine(struct wal_reader *r, uint32_t ref)
 /* ---- positions and acks ---------------------------------------------- */
 
 static void
-wal_reader_returned(struct wal_reader *r, const struct wal_pos *next,
-    uint64_t seq)
+wal_reader_returned(struct wal_reader *r, const struct wal_record *rec,
+    uint64_t seq_next, uint64_t n)
 {
 	struct wal_ackent *e;
 	size_t i;
 
-	if (wal_pos_cmp(next, &r->last) > 0)
-		r->last = *next;
-	if (wal_pos_cmp(next, &r->acked) <= 0)
+	if (wal_pos_cmp(&rec->next, &r->last) > 0)
+		r->last = rec->next;
+	if (wal_pos_cmp(&rec->next, &r->acked) <= 0)
 		return;
 	if (r->flen == WAL_FIFO_MAX) {
 		/* An endpoint far behind on acks: pending rounds down. */
@@ -191,8 +194,10 @@ wal_reader_returned(struct wal_reader *r, const struct wal_pos *next,
 		r->fcap = r->fcap == 0 ? 64 : r->fcap * 2;
 	}
 	e = &r->fifo[(r->fhead + r->flen) % r->fcap];
-	e->pos = *next;
-	e->seq = seq;
+	e->pos = rec->pos;
+	e->next = rec->next;
+	e->seq = seq_next - n;
+	e->n = n;
 	r->flen++;
 }
 
@@ -200,7 +205,7 @@ void
 wal_reader_ack(struct wal_reader *r, const struct wal_pos *pos)
 {
 	struct wal_pos p = *pos;
-	uint64_t seq = r->acked_seq;
+	uint64_t seq = r->acked_seq, k;
 	struct wal_ackent *e;
 
 	if (wal_pos_cmp(&p, &r->last) > 0)
@@ -209,9 +214,17 @@ wal_reader_ack(struct wal_reader *r, const struct wal_pos *pos)
 		return;
 	while (r->flen > 0) {
 		e = &r->fifo[r->fhead];
-		if (wal_pos_cmp(&e->pos, &p) > 0)
+		if (wal_pos_cmp(&e->next, &p) > 0) {
+			/* Inside a chunk: samples are counted by index. */
+			if (wal_pos_cmp(&e->pos, &p) <= 0 &&
+			    e->pos.segment == p.segment &&
+			    e->pos.offset == p.offset) {
+				k = p.index - e->pos.index;
+				seq = e->seq + (k < e->n ? k : e->n);
+			}
 			break;
-		seq = e->seq;
+		}
+		seq = e->seq + e->n;
 		r->fhead = (r->fhead + 1) % r->fcap;
 		r->flen--;
 	}
@@ -386,11 +399,13 @@ wal_reader_open(struct wal *w, const char *name, char **cause)
 		return NULL;
 	}
 	if (rc == 0 && pos.segment < first->number) {
+		/* Often just the end of a segment removed after the ack. */
 		lost = first->first_seq > seq ? first->first_seq - seq : 0;
-		log_warn("WAL reader resumes after data already removed",
-		    "reader=%s cursor_segment=%" PRIu64 " first_segment=%"
-		    PRIu64 " lost_samples=%" PRIu64, name, pos.segment,
-		    first->number, lost);
+		if (lost > 0)
+			log_warn("WAL reader resumes after data already "
+			    "removed", "reader=%s cursor_segment=%" PRIu64
+			    " first_segment=%" PRIu64 " lost_samples=%"
+			    PRIu64, name, pos.segment, first->number, lost);
 		wal_pos_set(&pos, first->number, 0, 0);
 		seq = first->first_seq;
 		dirty = 1;
@@ -679,8 +694,10 @@ wal_reader_series(struct wal_reader *r, struct wal_record *rec)
 	rec->ref = ref;
 	rec->labels = r->labels;
 	if (r->in_ckpt) {
-		wal_pos_set(&rec->pos, r->seg, 0, r->ckpt_idx);
-		wal_pos_set(&rec->next, r->seg, 0, ++r->ckpt_idx);
+		/* Offset 0 holds synthetic items; index 0 is the drop-all. */
+		wal_pos_set(&rec->pos, r->seg, 0, r->ckpt_idx + 1);
+		wal_pos_set(&rec->next, r->seg, 0, r->ckpt_idx + 2);
+		r->ckpt_idx++;
 	} else {
 		wal_pos_set(&rec->pos, r->seg, r->roff, r->ridx);
 		r->ridx++;
@@ -691,7 +708,7 @@ wal_reader_series(struct wal_reader *r, struct wal_record *rec)
 	}
 	if (last)
 		r->rtype = 0;
-	wal_reader_returned(r, &rec->next, r->seq);
+	wal_reader_returned(r, rec, r->seq, 0);
 	return 1;
 }
 
@@ -767,7 +784,7 @@ wal_reader_samples(struct wal_reader *r, struct wal_record *rec,
 	rec->type = WAL_RECORD_SAMPLES;
 	rec->samples = r->out;
 	rec->nsamples = j;
-	wal_reader_returned(r, &rec->next, r->seq);
+	wal_reader_returned(r, rec, r->seq, (uint64_t)k);
 	return 1;
 bad:
 	wal_reader_corrupt(r, r->roff, "bad samples");
@@ -787,7 +804,7 @@ wal_reader_drop(struct wal_reader *r, struct wal_record *rec)
 	wal_pos_set(&rec->pos, r->seg, r->roff, 0);
 	wal_pos_set(&rec->next, r->seg, r->rnext, 0);
 	r->rtype = 0;
-	wal_reader_returned(r, &rec->next, r->seq);
+	wal_reader_returned(r, rec, r->seq, 0);
 	return 1;
 }
 
@@ -818,7 +835,8 @@ wal_reader_dropall(struct wal_reader *r, struct wal_record *rec)
 	rec->refs = r->refs;
 	rec->nrefs = n;
 	wal_pos_set(&rec->pos, r->seg, 0, 0);
-	rec->next = rec->pos;
+	wal_pos_set(&rec->next, r->seg, 0, 1);
+	wal_reader_returned(r, rec, r->seq, 0);
 	return 1;
 }
 

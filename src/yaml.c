@@ -276,7 +276,8 @@ yaml_scalar(struct yaml_build *yb, yaml_event_t *ev)
 		n->flags |= YNODE_QUOTED;
 	if (tag == NULL) {
 		if (!(n->flags & YNODE_QUOTED) && (len == 0 ||
-		    strcmp(n->value, "~") == 0 || strcmp(n->value, "null") == 0 ||
+		    strcmp(n->value, "~") == 0 ||
+		    strcmp(n->value, "null") == 0 ||
 		    strcmp(n->value, "Null") == 0 ||
 		    strcmp(n->value, "NULL") == 0))
 			n->flags |= YNODE_NULL;
@@ -286,8 +287,9 @@ yaml_scalar(struct yaml_build *yb, yaml_event_t *ev)
 		n->flags |= YNODE_NULL;
 	else if (strcmp(tag, "binary") == 0) {
 		if (yaml_base64_decode(n->value, &n->len) == -1) {
-			yaml_errorf(yb, n->line, n->column, "%s: !!binary value "
-			    "contains invalid base64 data", yaml_context(yb));
+			yaml_errorf(yb, n->line, n->column, "%s: !!binary "
+			    "value contains invalid base64 data",
+			    yaml_context(yb));
 			yaml_node_release(n);
 			return NULL;
 		}
@@ -505,9 +507,11 @@ yaml_map_finish(struct yaml_build *yb, struct ynode *m)
 		for (i = 0; i < src->n; i++) {
 			if (yaml_map_has(m, YNODE_KEY(src, i)))
 				continue;
-			if ((ck = yaml_node_copy(yb, YNODE_KEY(src, i))) == NULL)
+			ck = yaml_node_copy(yb, YNODE_KEY(src, i));
+			if (ck == NULL)
 				goto out;
-			if ((cv = yaml_node_copy(yb, YNODE_VAL(src, i))) == NULL) {
+			cv = yaml_node_copy(yb, YNODE_VAL(src, i));
+			if (cv == NULL) {
 				yaml_node_release(ck);
 				goto out;
 			}

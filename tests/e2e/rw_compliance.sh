@@ -110,13 +110,13 @@ while [ $# -gt 0 ]; do
 	for c in $wave; do eval "END_$c=\$(now_ms)"; done
 done
 
-passed=0 failed="" total=0
+# Check the cases side by side (each is a Python start), then report.
+checks=""
 for c in $CASES; do
-	total=$((total + 1))
 	eval "rc=\$RC_$c target=\$TARGET_$c idx=\$INDEX_$c"
 	eval "start_ms=\$START_$c end_ms=\$END_$c"
-	ok=1
-	{
+	(
+		ok=1
 		echo "== $c (sender: $RW_SENDER, exit status $rc)"
 		if [ "$rc" != 0 ]; then
 			echo "FAIL sender exit status $rc after SIGINT (want 0)"
@@ -128,8 +128,15 @@ for c in $CASES; do
 		    --start "$start_ms" --end "$end_ms" \
 		    --scrapes "$(scrapes_served "$idx")" || ok=0
 		echo "$ok" >"$T/$c.ok"
-	} >"$T/$c.check" 2>&1
-	if [ "$(cat "$T/$c.ok")" = 1 ]; then
+	) >"$T/$c.check" 2>&1 &
+	checks="$checks $!"
+done
+for p in $checks; do wait "$p"; done
+
+passed=0 failed="" total=0
+for c in $CASES; do
+	total=$((total + 1))
+	if [ "$(cat "$T/$c.ok" 2>/dev/null)" = 1 ]; then
 		passed=$((passed + 1))
 		echo "PASS $c"
 	else

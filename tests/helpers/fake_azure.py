@@ -267,6 +267,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE[key].append(kw)
 
     def oauth_error(self, status, error, code, desc):
+        self.record("entra_errors", status=status, error=error, code=code)
         self.reply(status, {
             "error": error,
             "error_description": "AADSTS%d: %s\r\nTrace ID: 0\r\n"
@@ -377,6 +378,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             os.chmod(path, int(CONF.get("arc_key_mode", "0640"), 8))
             with LOCK:
                 STATE["arc_keys"][key] = path
+                STATE["arc_issued_keys"].append(key)
             realm = CONF.get("arc_realm") or path
             return self.reply(401, {"error": "unauthorized"},
                               headers={"WWW-Authenticate":
@@ -510,7 +512,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for labels, samples in series:
                 if labels.get("__name__") == "azure_e2e_scrapes":
                     for v, _ in samples:
-                        STATE["counter_values"].add(int(v))
+                        # Stale markers are NaN.
+                        if v == v:
+                            STATE["counter_values"].add(int(v))
         self.record("ingest", status=200, token=tok, samples=n)
         self.reply(200, "", "text/plain")
 
@@ -595,7 +599,8 @@ def main():
     STATE.update({"counter": 0, "tokens": {}, "issued": [], "imds": [],
                   "arc": [], "entra": [], "ingest": [], "samples": 0,
                   "scrapes": 0, "counter_values": set(), "jtis": set(),
-                  "arc_keys": {}, "assertion_errors": []})
+                  "arc_keys": {}, "assertion_errors": [],
+                  "entra_errors": [], "arc_issued_keys": []})
     srv = Server(("127.0.0.1", a.port), Handler)
     if a.port_file:
         tmp = a.port_file + ".tmp"

@@ -81,6 +81,7 @@ class Records:
                     self.all.append(json.loads(line))
         self.all.sort(key=lambda r: r["n"])
         self.accepted = [r for r in self.all if r.get("accepted")]
+        self._received = None
 
     @staticmethod
     def samples_of(rec):
@@ -92,10 +93,11 @@ class Records:
         return out
 
     def received(self):
-        out = []
-        for r in self.accepted:
-            out.extend(self.samples_of(r))
-        return out
+        if self._received is None:
+            self._received = []
+            for r in self.accepted:
+                self._received.extend(self.samples_of(r))
+        return self._received
 
 
 class Checker:
@@ -151,9 +153,9 @@ def invariants(c, recs):
             break
     c.check(not problems, "invariant: label sets valid (sorted, unique, "
             "non-empty, named)", "; ".join(problems))
-    c.check(not ordering_problems(recs),
-            "invariant: per-series timestamps strictly increasing",
-            "; ".join(ordering_problems(recs)[:3]))
+    probs = ordering_problems(recs)
+    c.check(not probs, "invariant: per-series timestamps strictly increasing",
+            "; ".join(probs[:3]))
 
 
 def ordering_problems(recs):

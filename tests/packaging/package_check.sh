@@ -329,8 +329,43 @@ if wanted runtime && [ $can_install = 1 ] && wanted install && is_installed; the
 	check "every flag in promlet(1) is in promlet --help" \
 	    sh -c "[ -z '$missing' ] || { echo 'missing:$missing'; exit 1; }"
 
+	# MemoryDenyWriteExecute=yes, imitated with prctl(PR_SET_MDWE)
+	# (Linux >= 6.3; inherited across exec): W+X mappings are refused, so
+	# PCRE2's JIT cannot get executable memory and promlet must fall back
+	# to the interpreter with the same results.
+	wx="$PY -c 'import ctypes, os, sys; ctypes.CDLL(None).prctl(65, 1, 0, 0, 0); os.execv(sys.argv[1], sys.argv[1:])'"
+	$PY -c 'import ctypes, sys; sys.exit(ctypes.CDLL(None).prctl(65, 1, 0, 0, 0) != 0)' &&
+	    mdwe_ok=1 || mdwe_ok=0
+	cat >"$T/relabel.yml" <<'EOF'
+scrape_configs:
+  - job_name: j
+    static_configs:
+      - targets: ['127.0.0.1:1']
+    metric_relabel_configs:
+      - source_labels: [__name__]
+        regex: 'go_.*'
+        action: drop
+      - source_labels: [path]
+        regex: '/api/(.*)'
+        target_label: api
+        replacement: '$1'
+EOF
+	if [ $mdwe_ok = 1 ]; then
+		check "relabel under W^X: drop rule" sh -c \
+		    "$wx /usr/bin/promlet debug relabel -c '$T/relabel.yml' --job j \
+		    'go_gc_duration_seconds{a=\"1\"}' | tee /dev/stderr | grep -qx dropped"
+		check "relabel under W^X: replace with a capture group" sh -c \
+		    "$wx /usr/bin/promlet debug relabel -c '$T/relabel.yml' --job j \
+		    'http_requests_total{path=\"/api/users\"}' | tee /dev/stderr |
+		    grep -q 'api=\"users\"'"
+	else
+		skipped "relabel under W^X (kernel without PR_SET_MDWE)"
+	fi
+
 	# The flags the unit passes, then $ARGS from /etc/default/promlet,
-	# then our port: the last --web.listen-address must win.
+	# then our port: the last --web.listen-address must win. A short
+	# flush deadline: the packaged config's receiver may not exist here,
+	# and SIGTERM waits that long for it.
 	args=$(. /etc/default/promlet; printf '%s' "${ARGS:-}")
 	port=$(free_port)
 	sock=$T/notify.sock
@@ -353,11 +388,6 @@ EOF
 	i=0
 	while [ ! -S "$sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 
-	# As under MemoryDenyWriteExecute=yes: where the kernel has
-	# PR_SET_MDWE (Linux >= 6.3), refuse W+X mappings, so PCRE2's JIT
-	# fails and the interpreter fallback is what runs.
-	$PY -c 'import ctypes, sys; sys.exit(ctypes.CDLL(None).prctl(65, 1, 0, 0, 0) != 0)' &&
-	    mdwe_ok=1 || mdwe_ok=0
 	if [ $mdwe_ok = 1 ]; then
 		echo "       running under PR_SET_MDWE (W^X, as MemoryDenyWriteExecute=yes)"
 		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin NOTIFY_SOCKET="$sock" \
@@ -366,14 +396,16 @@ EOF
 		    $PY -c 'import ctypes, os, sys; ctypes.CDLL(None).prctl(65, 1, 0, 0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
 		    /usr/bin/promlet --config.file=/etc/promlet/promlet.yml \
 		    --storage.agent.path=/var/lib/promlet $args \
-		    --web.listen-address=127.0.0.1:"$port" >"$T/promlet.log" 2>&1 &
+		    --web.listen-address=127.0.0.1:"$port" \
+		    --storage.remote.flush-deadline=5s >"$T/promlet.log" 2>&1 &
 	else
 		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin NOTIFY_SOCKET="$sock" \
 		    setpriv --reuid=promlet --regid=promlet --init-groups \
 		    --no-new-privs \
 		    /usr/bin/promlet --config.file=/etc/promlet/promlet.yml \
 		    --storage.agent.path=/var/lib/promlet $args \
-		    --web.listen-address=127.0.0.1:"$port" >"$T/promlet.log" 2>&1 &
+		    --web.listen-address=127.0.0.1:"$port" \
+		    --storage.remote.flush-deadline=5s >"$T/promlet.log" 2>&1 &
 	fi
 	daemon_pid=$!
 
@@ -412,7 +444,8 @@ EOF
 			i=$((i + 1))
 		done
 		if kill -0 "$daemon_pid" 2>/dev/null; then
-			bad "promlet did not exit within 15 s of SIGTERM"
+			bad "promlet did not exit within 15 s of SIGTERM (flush deadline 5s)"
+			tail -n 15 "$T/promlet.log" | sed 's/^/       /'
 		else
 			wait "$daemon_pid"
 			rc=$?

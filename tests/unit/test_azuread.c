@@ -317,8 +317,12 @@ test_error_summary(void **state)
 
 	(void)state;
 	s = azuread_error_summary(401, entra, strlen(entra));
-	assert_string_equal(s, "HTTP 401: invalid_client (AADSTS7000215): "
+	assert_string_equal(s, "HTTP 401: invalid_client: "
 	    "AADSTS7000215: Invalid client secret provided.");
+	free(s);
+	s = azuread_error_summary(400, "{\"error\":\"invalid_grant\","
+	    "\"error_codes\":[700024]}", 48);
+	assert_string_equal(s, "HTTP 400: invalid_grant (AADSTS700024)");
 	free(s);
 	s = azuread_error_summary(410, "<html>gone</html>", 17);
 	assert_string_equal(s, "HTTP 410");
@@ -753,7 +757,7 @@ test_jwt_assertion(void **state)
 	azuread_base64url(&tp, dig, diglen);
 	assert_string_equal(azuread_cert_thumbprint(c), tp.data);
 
-	jwt = azuread_jwt_assertion(c, "client-1", aud, 1700000000, &cause);
+	jwt = azuread_jwt_assertion(c, "client-1", aud, 1700000000, 0, &cause);
 	assert_non_null(jwt);
 	dot1 = strchr(jwt, '.');
 	assert_non_null(dot1);
@@ -821,9 +825,31 @@ test_jwt_assertion(void **state)
 	free(claims);
 	free(sig);
 	free(jwt);
+	/* With x5c: the chain as standard base64 DER, leaf first. */
+	jwt = azuread_jwt_assertion(c, "client-1", aud, 1700000000, 1, &cause);
+	dot1 = strchr(jwt, '.');
+	hdr = test_b64url_decode(jwt, (size_t)(dot1 - jwt), &hlen);
+	h = json_loadb((char *)hdr, hlen, 0, NULL);
+	assert_non_null(h);
+	assert_int_equal(json_array_size(json_object_get(h, "x5c")), 1);
+	{
+		unsigned char *der = NULL;
+		int dn = i2d_X509(x, &der);
+		unsigned char *b64 = xmalloc((size_t)dn * 2 + 4);
+
+		EVP_EncodeBlock(b64, der, dn);
+		assert_string_equal(json_string_value(json_array_get(
+		    json_object_get(h, "x5c"), 0)), (char *)b64);
+		free(b64);
+		OPENSSL_free(der);
+	}
+	json_decref(h);
+	free(hdr);
+	free(jwt);
+
 	/* Two assertions never share a jti. */
-	jwt = azuread_jwt_assertion(c, "client-1", aud, 1700000000, &cause);
-	dot1 = azuread_jwt_assertion(c, "client-1", aud, 1700000000, &cause);
+	jwt = azuread_jwt_assertion(c, "client-1", aud, 1700000000, 0, &cause);
+	dot1 = azuread_jwt_assertion(c, "client-1", aud, 1700000000, 0, &cause);
 	assert_string_not_equal(jwt, dot1);
 	free(jwt);
 	free(dot1);
@@ -1384,7 +1410,7 @@ test_flow_refresh_failure(void **state)
 	t.az = azuread_create(t.base, t.http, &cfg, "fail-test", &cause);
 	test_flow_run(&t, test_has_failure, 5000, "a rejected secret");
 	m = test_metrics(t.az);
-	assert_non_null(strstr(m, "invalid_client (AADSTS7000215)"));
+	assert_non_null(strstr(m, "invalid_client: AADSTS7000215"));
 	assert_non_null(strstr(m, "<redacted>"));
 	assert_null(strstr(m, "Sup3r-s3cret-value"));
 	free(m);
@@ -1444,6 +1470,25 @@ test_flow_certificate(void **state)
 	azuread_invalidate(t.az);
 	test_flow_run(&t, test_has_token, 5000, "a second token");
 	assert_int_equal(test_fake_count(&f, "entra", 0), 2);
+	azuread_free(t.az);
+
+	/* Key in its own file (certificate_key_path). */
+	{
+		char *k = strstr(pem, "-----BEGIN PRIVATE KEY");
+
+		assert_non_null(k);
+		free(test_write(dir, "key.pem", k, strlen(k), 0600));
+		xasprintf(&cfg.certificate_key_file, "%s/key.pem", dir);
+		cfg.certificate_file = certfile;
+		cfg.send_certificate_chain = 1;
+	}
+	t.az = azuread_create(t.base, t.http, &cfg, "cert-test", &cause);
+	if (t.az == NULL)
+		fail_msg("create: %s", cause);
+	test_flow_run(&t, test_has_token, 5000, "a token, separate key");
+	assert_int_equal(test_fake_count(&f, "entra", 0), 3);
+	free(cfg.certificate_key_file);
+	cfg.certificate_key_file = NULL;
 	test_flow_done(&t);
 	test_fake_stop(&f);
 

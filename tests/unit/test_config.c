@@ -225,7 +225,8 @@ test_durations(void **state)
 	}
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		if (config_parse_duration(bad[i], &ms) == 0)
-			fail_msg("\"%s\" parsed as %lld", bad[i], (long long)ms);
+			fail_msg("\"%s\" parsed as %lld", bad[i],
+			    (long long)ms);
 	}
 	/* The dump prints durations the way Prometheus does. */
 	{
@@ -433,9 +434,9 @@ test_errors(void **state)
 		    "OpenMetricsText1.0.0 PrometheusProto PrometheusText0.0.4 "
 		    "PrometheusText1.0.0] for global config" },
 		{ "global: {scrape_protocols: [PrometheusProto]}\n",
-		    "t.yml:1:10: scrape_protocols: promlet scrapes text formats "
-		    "only: add PrometheusText0.0.4 or OpenMetricsText1.0.0 "
-		    "(for global config)" },
+		    "t.yml:1:10: scrape_protocols: promlet scrapes text "
+		    "formats only: add PrometheusText0.0.4 or "
+		    "OpenMetricsText1.0.0 (for global config)" },
 		{ "global: {metric_name_validation_scheme: utf8}\n",
 		    "t.yml:1:10: metric_name_validation_scheme: promlet "
 		    "supports only \"legacy\" metric and label names" },
@@ -540,11 +541,11 @@ test_errors(void **state)
 		    "unknown TLS version: TLS14 (one of TLS10, TLS11, TLS12, "
 		    "TLS13)" },
 		{ "scrape_configs: [{job_name: a, tls_config: {ca: x}}]\n",
-		    "t.yml:1:45: ca: not supported by promlet: put the PEM in a "
-		    "file and use ca_file" },
+		    "t.yml:1:45: ca: not supported by promlet: put the PEM in "
+		    "a file and use ca_file" },
 		{ "scrape_configs: [{job_name: a, no_proxy: x}]\n",
-		    "t.yml:1:32: no_proxy: if no_proxy is configured, proxy_url "
-		    "must also be configured" },
+		    "t.yml:1:32: no_proxy: if no_proxy is configured, "
+		    "proxy_url must also be configured" },
 		{ "scrape_configs: [{job_name: a, proxy_url: 'http://p:1', "
 		    "proxy_from_environment: true}]\n", "t.yml:1:57: "
 		    "proxy_from_environment: if proxy_from_environment is "
@@ -605,6 +606,11 @@ test_errors(void **state)
 		{ "remote_write: [{url: 'http://a', headers: "
 		    "{User-Agent: x}}]\n", "t.yml:1:44: User-Agent: User-Agent "
 		    "is a reserved header. It must not be changed" },
+		{ "remote_write: [{url: 'http://a', headers: "
+		    "{'X a': x}}]\n", "t.yml:1:44: X a: invalid header name" },
+		{ "remote_write: [{url: 'http://a', headers: "
+		    "{X-A: \"x\\r\\nHost: evil\"}}]\n", "t.yml:1:44: X-A: "
+		    "header value contains a control character" },
 		{ "remote_write: [{url: 'http://a', write_relabel_configs: "
 		    "[~]}]\n", "t.yml:1:58: write_relabel_configs[0]: empty or "
 		    "null relabeling rule in remote write config" },
@@ -1258,6 +1264,19 @@ test_secrets_redacted(void **state)
 	free(other);
 	config_free(cfg);
 	buf_free(&b);
+
+	/* Nor in error messages that quote a URL. */
+	expect_error("remote_write: [{url: 'ftp://u:SECRET@h/'}]\n",
+	    "t.yml:1:17: url: invalid URL \"ftp://u:<secret>@h/\": expected "
+	    "http:// or https:// and a host");
+	expect_error("scrape_configs: [{job_name: a, proxy_url: "
+	    "'u:SECRET@h:1'}]\n", "t.yml:1:32: proxy_url: invalid proxy URL "
+	    "\"<secret>@h:1\" (expected scheme://host:port with scheme "
+	    "http, https, socks4, socks4a, socks5 or socks5h)");
+	expect_error("remote_write: [{url: 'http://u:SECRET@h/'}, "
+	    "{url: 'http://u:SECRET@h/'}]\n", "t.yml:1:45: remote_write: "
+	    "duplicate remote write configs are not allowed, found "
+	    "duplicate for URL: http://u:<secret>@h/");
 }
 
 static void
@@ -1601,7 +1620,8 @@ test_many_jobs(void **state)
 	for (i = 0; i < 10000; i++)
 		buf_printf(&b, "  - job_name: job%d\n"
 		    "    static_configs: [{targets: ['h%d:9100']}]\n"
-		    "    relabel_configs: [{target_label: x, replacement: y}]\n",
+		    "    relabel_configs: [{target_label: x, "
+		    "replacement: y}]\n",
 		    i, i);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cfg = config_load_string("big.yml", b.data, b.len, &cause);

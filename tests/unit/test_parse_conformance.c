@@ -891,8 +891,8 @@ test_allow_list_used(void **state)
 		skip();
 	for (i = 0; i < sizeof conf_allow / sizeof conf_allow[0]; i++) {
 		if (!conf_allow[i].used) {
-			print_message("allow-list entry %s %s matches no case\n",
-			    conf_allow[i].suite, conf_allow[i].name);
+			print_message("allow-list entry %s %s matches no "
+			    "case\n", conf_allow[i].suite, conf_allow[i].name);
 			unused++;
 		}
 	}

@@ -219,7 +219,8 @@ test_memory_per_series(void **state)
 	for (i = 0; i < n; i++) {
 		/* A node_exporter-like series: five labels. */
 		labels_reset(&ls);
-		labels_push(&ls, LSTR("__name__"), LSTR("node_cpu_seconds_total"));
+		labels_push(&ls, LSTR("__name__"),
+		    LSTR("node_cpu_seconds_total"));
 		snprintf(v, sizeof v, "%zu", i / 2);
 		labels_push(&ls, LSTR("cpu"), (struct lstr){
 		    arena_strndup(&ar, v, strlen(v)), strlen(v) });

@@ -192,7 +192,8 @@ test_help_and_type(void **state)
 	assert_fails_at(prom, "# HELP \n", "1:8:");
 	assert_fails_at(prom, "# HELP 9a x\n", "1:8:");
 	assert_fails_at(prom, "# HELP a \xff\xfe\n", "1:10:");
-	assert_parse(prom, "# TYPE a untyped\n# HELP a \xc3\xa9t\xc3\xa9\n", "");
+	assert_parse(prom, "# TYPE a untyped\n# HELP a \xc3\xa9t\xc3\xa9\n",
+	    "");
 }
 
 static void
@@ -350,11 +351,13 @@ test_utf8_and_nul(void **state)
 	    "m{a=\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"} 1\n");
 	assert_fails_at(prom, "m{a=\"\xff\"} 1\n", "1:5:");
 	assert_fails_at(prom, "m{a=\"\xc0\xaf\"} 1\n", "1:5:");	/* overlong */
-	assert_fails_at(prom, "m{a=\"\xed\xa0\x80\"} 1\n", "1:5:"); /* surrogate */
+	/* A surrogate. */
+	assert_fails_at(prom, "m{a=\"\xed\xa0\x80\"} 1\n", "1:5:");
 	assert_fails_at(prom, "m{a=\"0123456789abcdef\xc3\"} 1\n", "1:5:");
 	assert_fails_at(prom, "m{\xff=\"1\"} 1\n", "1:3:");
 
-	got = parse_page(nul_value, sizeof nul_value - 1, TEXTPARSE_PROMTEXT, 0);
+	got = parse_page(nul_value, sizeof nul_value - 1, TEXTPARSE_PROMTEXT,
+	    0);
 	assert_memory_equal(got, "m{a=\"x\0y\"} 1\n", 13);
 	free(got);
 	got = parse_page(nul_value, sizeof nul_value - 1,
@@ -416,6 +419,9 @@ test_page_ends(void **state)
 static void
 test_long_tokens(void **state)
 {
+	static const char name[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDE";
+	static const char lname[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcde";
+	static const char value[] = "0123456789012345678901234567890123456789";
 	struct buf page = BUF_INIT, want = BUF_INIT;
 	char *got;
 	int i;
@@ -426,22 +432,17 @@ test_long_tokens(void **state)
 		buf_reset(&page);
 		buf_reset(&want);
 		buf_printf(&page, "metric_%.*s{label_%.*s=\"v%.*s\\\"%.*s"
-		    "\xc3\xa9\"} %d\n", i, "abcdefghijklmnopqrstuvwxyz0123456789"
-		    "ABCDE", i, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcde", i,
-		    "0123456789012345678901234567890123456789", i % 7, "xxxxxxx",
-		    i);
+		    "\xc3\xa9\"} %d\n", i, name, i, lname, i, value, i % 7,
+		    "xxxxxxx", i);
 		buf_printf(&want, "metric_%.*s{label_%.*s=\"v%.*s\\\"%.*s"
-		    "\xc3\xa9\"} %d\n", i, "abcdefghijklmnopqrstuvwxyz0123456789"
-		    "ABCDE", i, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcde", i,
-		    "0123456789012345678901234567890123456789", i % 7, "xxxxxxx",
-		    i);
+		    "\xc3\xa9\"} %d\n", i, name, i, lname, i, value, i % 7,
+		    "xxxxxxx", i);
 		got = parse_page(page.data, page.len, TEXTPARSE_PROMTEXT, 0);
 		assert_string_equal(got, want.data);
 		free(got);
 		/* A bad byte at the end of a long name stops it there. */
 		buf_reset(&page);
-		buf_printf(&page, "metric_%.*s-x 1\n", i,
-		    "abcdefghijklmnopqrstuvwxyz0123456789ABCDE");
+		buf_printf(&page, "metric_%.*s-x 1\n", i, name);
 		got = parse_page(page.data, page.len, TEXTPARSE_PROMTEXT, 0);
 		assert_true(strncmp(got, "ERR 1:", 6) == 0);
 		free(got);
