@@ -33,6 +33,7 @@
 #include "log.h"
 #include "remote_write.h"
 #include "scrape.h"
+#include "sdnotify.h"
 #include "series.h"
 #include "wal.h"
 #include "web.h"
@@ -496,6 +497,7 @@ main_stop(struct daemon *d)
 	if (d->stopping)
 		return;
 	d->stopping = 1;
+	sdnotify_stopping();
 	d->stop_deadline = scrape_now_ms() + d->fl.flush_deadline_ms;
 	log_info("stopping: writing stale markers and flushing remote writes",
 	    "deadline=%.1fs", (double)d->fl.flush_deadline_ms / 1000.0);
@@ -518,8 +520,10 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP) {
 		log_info("SIGHUP received, reloading", "file=%s",
 		    d->fl.config_file);
+		sdnotify_reloading();
 		if (main_reload(d, &cause) == -1)
 			free(cause);
+		sdnotify_ready();
 		return;
 	}
 	/* A signal repeated at once (sent to the whole process group, say)
@@ -607,6 +611,7 @@ main_run(struct main_flags *fl)
 	event_add(d.tick, &tv);
 
 	d.ready = 1;
+	sdnotify_ready();
 	log_info("promlet started", "version=%s config=%s wal=%s listen=%s "
 	    "jobs=%zu targets=%zu remote_writes=%zu", PACKAGE_VERSION,
 	    fl->config_file, fl->storage_path, fl->listen_address,
