@@ -7,7 +7,8 @@ set -e
 PKGS="build-essential autoconf automake autoconf-archive libtool pkg-config
  libcurl4-openssl-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler
  libsnappy-dev libyaml-dev libpcre2-dev libjansson-dev libssl-dev libcmocka-dev
- prometheus prometheus-node-exporter python3 python3-snappy curl procps"
+ prometheus prometheus-node-exporter python3 python3-snappy
+ python3-cryptography curl procps"
 # dpkg-buildpackage and dh; rpmbuild (Debian's rpm); lintian and rpmlint;
 # systemd only for systemd-analyze verify (installing it in a container is
 # harmless: nothing starts without systemd as PID 1); man-db so that

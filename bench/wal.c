@@ -165,7 +165,8 @@ static const char *bench_metric_words[] = {
 	"process", "go_gc", "app_queue", "grpc_server", "db_pool"
 };
 static const char *bench_metric_tails[] = {
-	"seconds_total", "bytes", "bytes_total", "requests_total", "errors_total",
+	"seconds_total", "bytes", "bytes_total", "requests_total",
+	"errors_total",
 	"info", "duration_seconds_bucket", "count", "ratio", "celsius"
 };
 static const char *bench_label_names[] = { "cpu", "le", "device", "code" };

@@ -99,7 +99,7 @@ void		 azuread_write_metrics_all(struct azuread * const *, size_t,
 
 struct azuread_cloud {
 	const char	*name;		/* as in the config: AzurePublic */
-	const char	*scope;		/* v2 scope: https://monitor.azure.com//.default */
+	const char	*scope;		/* v2 scope, "/.default" */
 	const char	*authority;	/* https://login.microsoftonline.com/ */
 };
 
@@ -128,7 +128,7 @@ struct azuread_token {
 	char	*access_token;
 	int64_t	 expires_ms;	/* wall clock, Unix ms */
 	int64_t	 refresh_ms;	/* from refresh_in; 0 when not given */
-	char	*client_id;	/* the identity echoed by MI endpoints, or NULL */
+	char	*client_id;	/* identity echoed by MI endpoints, or NULL */
 };
 
 /*

@@ -39,8 +39,8 @@
  *
  * Directory (created 0700; files 0600):
  *
- *	lock			flock(2)ed by the process using the directory
- *	seg-00000001 ...	segments, decimal number (8+ digits), ascending
+ *	lock			flock(2)ed by the process using it
+ *	seg-00000001 ...	segments, numbered upwards (8+ digits)
  *	checkpoint-00000007	live series at the start of segment 7
  *	cursor-<name>		one per reader; name %XX-escaped
  *	*.tmp			half-written files, removed on open
@@ -88,7 +88,8 @@
  *		  per sample
  *		    ref   (not for the first) 0 -> predicted ref;
  *			  1 vl(zz(ref - predicted))
- *		    t	  (unless flag bit 0) 0 -> base t; 1 vl(zz(t - base))
+ *		    t	  (unless flag bit 0) 0 -> base t;
+ *			  1 vl(zz(t - base))
  *		    value 0     -> same bits as the ref's previous value
  *			  10    vl(zz(m - m')): decimal m / 10^k at the ref's
  *				current scale k
@@ -190,9 +191,9 @@ struct wal_stats {
 	double		fsync_seconds_last;
 	int		 failing;		/* the last write failed */
 	/* Added after the first contract: */
-	uint64_t	samples_dropped_buffer;	/* write buffer full while failing */
-	uint64_t	checkpoints;		/* checkpoint files written */
-	uint64_t	series_checkpointed;	/* series in the newest checkpoint */
+	uint64_t	samples_dropped_buffer;	/* buffer full while failing */
+	uint64_t	checkpoints;		/* checkpoints written */
+	uint64_t	series_checkpointed;	/* in the newest checkpoint */
 };
 
 struct wal	*wal_open(const char *dir, const struct wal_options *,

@@ -33,7 +33,8 @@
 #define AZUREAD_INVALIDATE_GUARD_MS	2000
 #define AZUREAD_FORBIDDEN_LOG_MS	60000
 #define AZUREAD_HIMDS_PATH	"/opt/azcmagent/bin/himds"
-#define AZUREAD_WORKLOAD_TOKEN	"/var/run/secrets/azure/tokens/azure-identity-token"
+#define AZUREAD_WORKLOAD_TOKEN \
+	"/var/run/secrets/azure/tokens/azure-identity-token"
 
 enum azuread_source {
 	AZUREAD_SOURCE_IMDS,
@@ -52,7 +53,7 @@ struct azuread {
 	struct http_client	*http;
 	char			*name;
 	enum azuread_source	 source;
-	char			*url;		/* MI: full URL; else token URL */
+	char			*url;		/* MI URL, or the token URL */
 	char			*scope;		/* v2 scope, or MI resource */
 	char			*client_id;
 	char			*client_secret;	/* secret */
@@ -237,12 +238,12 @@ azuread_arc_challenged(struct azuread *az, const struct http_response *resp)
 	const char *hdrs[3], *challenge;
 	char *path, *key, *hdr, *cause = NULL;
 
-	challenge = azuread_challenge(resp);
 #ifndef HTTP_RESPONSE_WWW_AUTHENTICATE
 	azuread_fail(az, 401, 0, "Azure Arc needs the WWW-Authenticate "
 	    "header, which this build's HTTP client does not expose");
 	return;
 #endif
+	challenge = azuread_challenge(resp);
 	if (azuread_arc_key_path(challenge, az->arc_dir, &path, &cause) != 0 ||
 	    azuread_arc_read_key(path, &key, &cause) != 0) {
 		if (cause != NULL && strstr(cause, "himds group") != NULL)
@@ -696,7 +697,7 @@ azuread_invalidate(struct azuread *az)
 	if (az->authorization == NULL)
 		return;
 	if (now - az->acquired_ms < AZUREAD_INVALIDATE_GUARD_MS) {
-		log_debug("receiver rejected a fresh azure AD token; keeping it",
+		log_debug("receiver rejected a fresh azure AD token, kept",
 		    "remote_name=%s", az->name);
 		return;
 	}

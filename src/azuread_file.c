@@ -52,7 +52,8 @@ azuread_read_fd(int fd, const char *path, size_t max, char **out,
 			break;
 		len += (size_t)n;
 		if (len > max) {
-			xasprintf(cause, "%s: larger than %zu bytes", path, max);
+			xasprintf(cause, "%s: larger than %zu bytes", path,
+			    max);
 			goto fail;
 		}
 	}
@@ -184,7 +185,9 @@ azuread_arc_key_path(const char *challenge, const char *dir, char **path,
 	while (dn > 1 && dir[dn - 1] == '/')
 		dn--;
 	/* The key must be directly in the agent's token directory. */
-	slash = memrchr(p, '/', n);
+	for (slash = p + n; slash > p && slash[-1] != '/'; slash--)
+		;
+	slash = slash > p ? slash - 1 : NULL;
 	if (p[0] != '/' || slash == NULL || (size_t)(slash - p) != dn ||
 	    strncmp(p, dir, dn) != 0) {
 		xasprintf(cause, "Azure Arc key file %.*s is not in %.*s",
@@ -220,8 +223,8 @@ azuread_arc_read_key(const char *path, char **key, char **cause)
 			    "be in the himds group (usermod -aG himds USER, "
 			    "then restart promlet)", path);
 		} else
-			xasprintf(cause, "cannot read Azure Arc key file %s: %s",
-			    path, strerror(errno));
+			xasprintf(cause, "cannot read Azure Arc key file "
+			    "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	rc = azuread_read_fd(fd, path, AZUREAD_ARC_KEY_MAX, &data, &len, cause);

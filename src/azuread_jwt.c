@@ -242,7 +242,8 @@ azuread_jwt_assertion(const struct azuread_cert *c, const char *client_id,
 	if (EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL,
 	    c->key) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+	    RSA_PSS_SALTLEN_DIGEST) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
 	    EVP_DigestSign(md, NULL, &siglen, (unsigned char *)b.data,
 	    b.len) != 1)

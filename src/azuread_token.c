@@ -16,10 +16,10 @@
 #include "xmalloc.h"
 
 /*
- * Scopes as Prometheus spells them: the resource is "https://monitor.azure.com/"
- * (trailing slash) so its v2 scope has a double slash before ".default".
- * China uses the modern Entra host; login.chinacloudapi.cn is its legacy
- * alias.
+ * Scopes as Prometheus spells them: the resource is
+ * "https://monitor.azure.com/" (trailing slash), so its v2 scope has a
+ * double slash before ".default". China uses the modern Entra host;
+ * login.chinacloudapi.cn is its legacy alias.
  */
 static const struct azuread_cloud azuread_clouds[] = {
 	{ "AzurePublic", "https://monitor.azure.com//.default",
@@ -96,6 +96,8 @@ azuread_urlencode(struct buf *b, const char *s)
 	static const char hex[] = "0123456789ABCDEF";
 	unsigned char c;
 
+	if (s == NULL)
+		return;
 	for (; *s != '\0'; s++) {
 		c = (unsigned char)*s;
 		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||

@@ -3879,6 +3879,38 @@ config_out_key(struct config_out *o, int indent, const char *key)
 	buf_printf(o->b, "%s:", key);
 }
 
+/*
+ * Bytes that are not UTF-8 (only !!binary can bring them in) as !!binary
+ * again: a quoted "\xff" would read back as U+00FF.
+ */
+static void
+config_out_binary(struct buf *b, const unsigned char *p, size_t len)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t v;
+	size_t i;
+
+	buf_puts(b, "!!binary \"");
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		buf_putc(b, alphabet[v >> 18]);
+		buf_putc(b, alphabet[(v >> 12) & 63]);
+		buf_putc(b, alphabet[(v >> 6) & 63]);
+		buf_putc(b, alphabet[v & 63]);
+	}
+	if (i < len) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		buf_putc(b, alphabet[v >> 18]);
+		buf_putc(b, alphabet[(v >> 12) & 63]);
+		buf_putc(b, i + 1 < len ? alphabet[(v >> 6) & 63] : '=');
+		buf_putc(b, '=');
+	}
+	buf_putc(b, '"');
+}
+
 /* A YAML double-quoted scalar: always valid, whatever the bytes. */
 static void
 config_out_qstr(struct buf *b, const char *s)
@@ -3886,6 +3918,10 @@ config_out_qstr(struct buf *b, const char *s)
 	size_t i, n, len = strlen(s);
 	unsigned char c;
 
+	if (!labels_valid_utf8((struct lstr){ s, len })) {
+		config_out_binary(b, (const unsigned char *)s, len);
+		return;
+	}
 	buf_putc(b, '"');
 	for (i = 0; i < len; i += n) {
 		c = (unsigned char)s[i];
@@ -3900,14 +3936,21 @@ config_out_qstr(struct buf *b, const char *s)
 		else if (c >= 0x20 && c < 0x7f)
 			buf_putc(b, (char)c);
 		else if (c >= 0x80) {
-			n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-			if (n > 1 && i + n <= len &&
-			    labels_valid_utf8((struct lstr){ s + i, n }))
+			/* Valid UTF-8 (checked); YAML wants C1 controls,
+			 * the BOM and U+FFFE/U+FFFF escaped. */
+			const unsigned char *u;
+
+			u = (const unsigned char *)s + i;
+			n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (c == 0xc2 && u[1] < 0xa0)
+				buf_printf(b, "\\x%02x", u[1]);
+			else if (c == 0xef && u[1] == 0xbb && u[2] == 0xbf)
+				buf_puts(b, "\\uFEFF");
+			else if (c == 0xef && u[1] == 0xbf && u[2] >= 0xbe)
+				buf_printf(b, "\\uFFF%c",
+				    u[2] == 0xbe ? 'E' : 'F');
+			else
 				buf_append(b, s + i, n);
-			else {
-				n = 1;
-				buf_printf(b, "\\x%02x", c);
-			}
 		} else
 			buf_printf(b, "\\x%02x", c);
 	}

@@ -153,23 +153,71 @@ labels_set(struct labels *ls, struct lstr name, struct lstr value)
  * Insertion sort: pages list labels nearly sorted and sets are small, so
  * this beats qsort and is stable (duplicates stay adjacent in order).
  */
-void
-labels_sort(struct labels *ls)
+static void
+labels_insertion_sort(struct label *v, size_t n)
 {
 	struct label tmp;
 	size_t i, j;
 
-	for (i = 1; i < ls->n; i++) {
-		if (lstr_cmp(ls->v[i - 1].name, ls->v[i].name) <= 0)
+	for (i = 1; i < n; i++) {
+		if (lstr_cmp(v[i - 1].name, v[i].name) <= 0)
 			continue;
-		tmp = ls->v[i];
+		tmp = v[i];
 		j = i;
-		while (j > 0 && lstr_cmp(ls->v[j - 1].name, tmp.name) > 0) {
-			ls->v[j] = ls->v[j - 1];
+		while (j > 0 && lstr_cmp(v[j - 1].name, tmp.name) > 0) {
+			v[j] = v[j - 1];
 			j--;
 		}
-		ls->v[j] = tmp;
+		v[j] = tmp;
 	}
+}
+
+/*
+ * Stable merge sort for large sets: a target can send a line with 100k
+ * labels in any order, and insertion sort is quadratic on such input
+ * (tens of seconds on the event loop). tmp holds n / 2 + 1 labels.
+ */
+static void
+labels_merge_sort(struct label *v, struct label *tmp, size_t n)
+{
+	size_t mid, i, j, k;
+
+	if (n <= 32) {
+		labels_insertion_sort(v, n);
+		return;
+	}
+	mid = n / 2;
+	labels_merge_sort(v, tmp, mid);
+	labels_merge_sort(v + mid, tmp, n - mid);
+	if (lstr_cmp(v[mid - 1].name, v[mid].name) <= 0)
+		return;
+	memcpy(tmp, v, mid * sizeof *v);
+	i = 0;
+	j = mid;
+	k = 0;
+	while (i < mid && j < n) {
+		/* Ties take the left run first: stable. */
+		if (lstr_cmp(v[j].name, tmp[i].name) < 0)
+			v[k++] = v[j++];
+		else
+			v[k++] = tmp[i++];
+	}
+	while (i < mid)
+		v[k++] = tmp[i++];
+}
+
+void
+labels_sort(struct labels *ls)
+{
+	struct label *tmp;
+
+	if (ls->n <= 32) {
+		labels_insertion_sort(ls->v, ls->n);
+		return;
+	}
+	tmp = xreallocarray(NULL, ls->n / 2 + 1, sizeof *tmp);
+	labels_merge_sort(ls->v, tmp, ls->n);
+	free(tmp);
 }
 
 long

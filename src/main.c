@@ -254,6 +254,7 @@ main_metrics_cb(struct buf *b, void *arg)
 	    "# TYPE promlet_wal_samples_dropped_total counter\n"
 	    "promlet_wal_samples_dropped_total{reason=\"disk_cap\"} %llu\n"
 	    "promlet_wal_samples_dropped_total{reason=\"corruption\"} %llu\n"
+	    "promlet_wal_samples_dropped_total{reason=\"write_buffer\"} %llu\n"
 	    "# HELP promlet_wal_write_errors_total Failed WAL writes (ENOSPC, "
 	    "EIO, ...).\n"
 	    "# TYPE promlet_wal_write_errors_total counter\n"
@@ -267,6 +268,7 @@ main_metrics_cb(struct buf *b, void *arg)
 	    (unsigned long long)ws.series_appended,
 	    (unsigned long long)ws.samples_dropped_cap,
 	    (unsigned long long)ws.samples_lost_corrupt,
+	    (unsigned long long)ws.samples_dropped_buffer,
 	    (unsigned long long)ws.write_errors, ws.fsync_seconds_total,
 	    (unsigned long long)ws.fsyncs);
 	scrape_manager_write_metrics(d->scrape, b);

@@ -877,6 +877,10 @@ remote_write_write_metrics(struct remote_write *rw, struct buf *b)
 		buf_printf(b, "promlet_remote_storage_samples_dropped_total"
 		    "{remote_name=\"%s\",reason=\"%s\"} %llu\n", n,
 		    rw_drop_names[i], (unsigned long long)rw->dropped[i]);
+	if (rw->reader != NULL)
+		buf_printf(b, "promlet_remote_storage_samples_dropped_total"
+		    "{remote_name=\"%s\",reason=\"wal_cap\"} %llu\n", n,
+		    (unsigned long long)wal_reader_dropped(rw->reader));
 	for (i = RW_DROP_LABEL_COUNT; i <= RW_DROP_VALUE_LENGTH; i++)
 		buf_printf(b, "promlet_remote_storage_series_dropped_total"
 		    "{remote_name=\"%s\",reason=\"%s\"} %llu\n", n,

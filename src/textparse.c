@@ -149,7 +149,7 @@ textparse_float(const char *s, size_t n, double *out)
 	const char *p = s, *e = s + n, *ip, *fp = NULL;
 	size_t nint, nfrac = 0;
 	uint64_t m = 0, bits;
-	int neg = 0, dexp, esign, x;
+	int neg = 0, nd = 0, dexp, esign, x;
 	char tmp[64], *copy;
 	double v;
 
@@ -203,15 +203,24 @@ textparse_float(const char *s, size_t n, double *out)
 		return -1;
 
 	/*
-	 * Up to 19 digits fit the mantissa; below 2^53 with a power of ten
-	 * up to 22 the result is one correctly rounded operation.
+	 * Up to 19 significant digits fit the mantissa; below 2^53 with a
+	 * power of ten up to 22 the result is one correctly rounded
+	 * operation. Leading zeros only move the exponent.
 	 */
-	if (nint + nfrac <= 19) {
-		for (p = ip; p < ip + nint; p++)
+	for (p = ip; p < ip + nint && nd <= 19; p++) {
+		if (m != 0 || *p != '0') {
 			m = m * 10 + (uint64_t)(*p - '0');
-		for (p = fp; p != NULL && p < fp + nfrac; p++)
+			nd++;
+		}
+	}
+	for (p = fp; nfrac != 0 && p < fp + nfrac && nd <= 19; p++) {
+		if (m != 0 || *p != '0') {
 			m = m * 10 + (uint64_t)(*p - '0');
-		dexp -= (int)nfrac;
+			nd++;
+		}
+	}
+	dexp -= (int)nfrac;
+	if (nd <= 19) {
 		if (m == 0) {
 			*out = neg ? -0.0 : 0.0;
 			return 0;

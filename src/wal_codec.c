@@ -161,7 +161,7 @@ wal_codec_grow(struct wal_codec *c, uint32_t ref)
 /* ---- bit writer ------------------------------------------------------ */
 
 struct wal_bitw {
-	uint8_t		*p;	/* next byte; space reserved by the caller */
+	uint8_t		*p;	/* next byte; the caller reserved room */
 	uint64_t	 acc;	/* low nbits bits pending */
 	unsigned	 nbits;
 };

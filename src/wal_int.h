@@ -53,9 +53,9 @@ uint32_t wal_crc32c_portable(uint32_t, const void *, size_t);
 struct wal_vstate {
 	uint64_t	val;	/* m at scale mode, or the value's bits */
 	uint32_t	succ;	/* ref that followed this one, 0 = none */
-	uint8_t		mode;	/* 0..6 decimal scale; WAL_MODE_XOR */
+	uint8_t		mode;	/* 0..6 decimal scale, or XOR */
 	uint8_t		lead;	/* xor window: leading zeros */
-	uint8_t		sig;	/* xor window: significant bits, 0 = none */
+	uint8_t		sig;	/* window: significant bits, 0 none */
 };
 #define WAL_MODE_XOR	7
 
@@ -86,13 +86,14 @@ struct wal_samples_iter {
 	int		 pred_ref;
 };
 #define WAL_SAMPLES_SAME_T	0x1	/* every t is the base t */
-#define WAL_SAMPLES_PRED_REF	0x2	/* every ref is the predicted one */
+#define WAL_SAMPLES_PRED_REF	0x2	/* every ref as predicted */
 
 /*
  * Parse the record head. The payload must be followed by 8 readable bytes
  * (any content): the bit reader loads whole words.
  */
-int	 wal_samples_begin(struct wal_samples_iter *, const uint8_t *, size_t);
+int	 wal_samples_begin(struct wal_samples_iter *, const uint8_t *,
+	    size_t);
 /* Decode up to max samples; returns the count or -1 on corrupt data. */
 long	 wal_samples_next(struct wal_codec *, struct wal_samples_iter *,
 	    struct wal_sample *, size_t);
@@ -127,7 +128,8 @@ struct wal_series_iter {
 	size_t		 dictcap;
 };
 
-void	 wal_series_begin(struct wal_series_iter *, const uint8_t *, size_t);
+void	 wal_series_begin(struct wal_series_iter *, const uint8_t *,
+	    size_t);
 /* 1: an entry in ref/labels (pointing into the payload); 0: end; -1. */
 int	 wal_series_next(struct wal_series_iter *, series_ref *,
 	    struct labels *);
@@ -228,7 +230,7 @@ struct wal_cslot {
 struct wal_job {
 	uint64_t	 from;		/* current first segment */
 	uint64_t	 to;		/* new first segment */
-	uint64_t	 ckpt;		/* checkpoint to start from, 0 none */
+	uint64_t	 ckpt;		/* checkpoint to start from */
 	uint32_t	 to_flags;
 	uint64_t	 to_first_seq;
 	struct wal_seg	*segs;		/* [from, to) */
@@ -250,7 +252,7 @@ struct wal_bg {
 	int64_t			 interval_ms;
 	int			 head_fd;	/* dup, -1 none */
 	int			 head_dirty;	/* atomic */
-	int			*final_fds;	/* sealed: sync once, close */
+	int			*final_fds;	/* sync once, close */
 	size_t			 nfinal;
 	int			 dir_dirty;
 	int			 sync_failed;	/* atomic */
@@ -273,14 +275,14 @@ struct wal {
 	uint64_t		 seg_bytes;
 	uint64_t		 buffer_bytes;
 
-	struct wal_seg		*segs;		/* ascending; last is the head */
+	struct wal_seg		*segs;		/* ascending; last: head */
 	size_t			 nsegs;
 	size_t			 segcap;
-	uint64_t		 ckpt;		/* checkpoint number, 0 none */
+	uint64_t		 ckpt;		/* its number, 0 none */
 	uint64_t		 ckpt_bytes;
 
-	int			 fd;		/* head segment, -1 none yet */
-	int			 rotate;	/* start a new segment first */
+	int			 fd;		/* head, -1 none yet */
+	int			 rotate;	/* new segment first */
 	int64_t			 head_born_ms;
 	uint64_t		 maintained_size;
 	struct wal_codec	 enc;

@@ -49,16 +49,16 @@ struct wal_reader {
 
 	int			 in_ckpt;
 	uint32_t		 ckpt_idx;
-	uint64_t		 seg;	/* or the segment a checkpoint precedes */
+	uint64_t		 seg;	/* or the one a checkpoint precedes */
 	int			 seg_bad;
 	int			 seg_open;
 	int			 dropall;
 	struct wal_rfile	 rf;
 	uint64_t		 seq;	/* of the next sample in seg */
-	struct wal_pos		 skip;	/* samples before it stay unreturned */
-	struct wal_pos		 last;	/* next of the last record returned */
+	struct wal_pos		 skip;	/* samples before it: not returned */
+	struct wal_pos		 last;	/* next of the last record out */
 
-	int			 rtype;	/* record being returned, 0 none */
+	int			 rtype;	/* current record type, 0 none */
 	uint64_t		 roff;
 	uint64_t		 rnext;
 	uint32_t		 ridx;

@@ -385,8 +385,8 @@ wal_bg_sync(struct wal_bg *bg)
 	if (dirty && head != -1) {
 		t0 = wal_mono();
 		if (fdatasync(head) != 0) {
-			log_error("WAL fdatasync failed, starting a new segment",
-			    "err=%s", strerror(errno));
+			log_error("WAL fdatasync failed, starting a new "
+			    "segment", "err=%s", strerror(errno));
 			failed = 1;
 		}
 		took += wal_mono() - t0;
@@ -439,7 +439,7 @@ wal_bg_cursors(struct wal_bg *bg)
 				    "path=%s err=%s", path, strerror(errno));
 			free(path);
 			pthread_mutex_lock(&bg->mu);
-			/* Saved even on failure: retrying every ack would spin. */
+			/* Saved even on failure: retrying would spin. */
 			s->saved = gen;
 			again = 1;
 			break;	/* the list may have changed */

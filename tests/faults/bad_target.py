@@ -60,15 +60,16 @@ def log(rec):
         LOG_FILE.flush()
 
 
+FILLER = b"".join(b'bad_target_filler{i="%08d"} 1\n' % i
+                  for i in range((1 << 20) // 34))
+
+
 def sample_lines(total):
-    """Yield chunks of valid samples adding up to `total` bytes."""
-    line = b'bad_target_filler{i="%08d"} 1\n'
-    block_lines = 4096
+    """Yield chunks of valid samples adding up to `total` bytes: the same
+    1 MiB block again and again, so streaming costs no CPU."""
     sent = 0
-    i = 0
     while sent < total:
-        chunk = b"".join(line % (i + k) for k in range(block_lines))
-        i += block_lines
+        chunk = FILLER
         if sent + len(chunk) > total:
             chunk = chunk[:total - sent]
         sent += len(chunk)
@@ -195,11 +196,14 @@ class Handler(socketserver.BaseRequestHandler):
 
     def case_manylabels(self, q, n):
         count = int(q.get("n", "100000"))
-        parts = [b"manylabels{"]
-        parts += [b'l%d="v",' % i for i in range(count)]
-        parts.append(b"} 1\n")
-        data = b"".join(parts)
-        self.body(200, data, TEXT)
+        key = ("manylabels", count)
+        with BOMB_LOCK:
+            if key not in BOMB:
+                parts = [b"manylabels{"]
+                parts += [b'l%d="v",' % i for i in range(count)]
+                parts.append(b"} 1\n")
+                BOMB[key] = b"".join(parts)
+        self.body(200, BOMB[key], TEXT)
 
     def case_badutf8(self, q, n):
         data = (b"# HELP badutf8 caf\xe9 \xff\xfe\n# TYPE badutf8 gauge\n"

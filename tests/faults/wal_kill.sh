@@ -7,7 +7,7 @@
 #	WAL_WRITER=build/tests/helpers/wal_writer sh tests/faults/wal_kill.sh
 #
 # Environment: WAL_WRITER (required), KILLS (default 50), KEEP_TMP=1.
-# Not part of make check: it takes about half a minute.
+# Not part of make check: it takes about a minute.
 set -u
 : "${WAL_WRITER:?set WAL_WRITER to the built tests/helpers/wal_writer}"
 KILLS=${KILLS:-50}
@@ -16,7 +16,11 @@ PID=""
 
 cleanup() {
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-	if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "kept $T" >&2
+	else
+		rm -rf "$T"
+	fi
 }
 trap cleanup EXIT INT TERM
 
@@ -46,7 +50,7 @@ while [ "$i" -le "$KILLS" ]; do
 	PID=""
 	grep -q '^E' "$T/run$i.out" && fail "run $i reported an error"
 	if ! grep -q '^C' "$T/run$i.out"; then
-		# Killed before its first commit: the WAL must still have opened.
+		# Killed before its first commit: the WAL still had to open.
 		grep -q 'level=error' "$T/run$i.err" &&
 		    fail "run $i: $(cat "$T/run$i.err")"
 	fi

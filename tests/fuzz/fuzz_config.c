@@ -63,8 +63,14 @@ fuzz_config_dump_stable(const struct config *cf)
 	for (i = 0; i < cf->nremote_write; i++)
 		(void)config_remote_write_hash(&cf->remote_write[i]);
 
-	again = config_load_string("dump.yml", first.data == NULL ? "" : first.data,
-	    first.len, &cause);
+	/*
+	 * The dump shows values after "$$" -> "$" expansion, so a dump with
+	 * a "$" is not a config that loads to the same thing again.
+	 */
+	if (first.len == 0 || memchr(first.data, '$', first.len) != NULL)
+		goto out;
+	again = config_load_string("dump.yml", first.data, first.len,
+	    &cause);
 	if (again != NULL) {
 		config_dump(again, &second);
 		FUZZ_CHECK(first.len == second.len &&
@@ -72,6 +78,7 @@ fuzz_config_dump_stable(const struct config *cf)
 		    first.len) == 0));
 		config_free(again);
 	}
+out:
 	free(cause);
 	buf_free(&first);
 	buf_free(&second);

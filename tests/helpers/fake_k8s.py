@@ -242,6 +242,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(200 if rv else 404, {"rv": rv})
         elif path == "/fake/expire":
             with st.cond:
+                # Every resourceVersion handed out so far is now too old.
+                st.rv += 1
                 st.compacted = st.rv
                 st.history = []
                 st.gone_mode = req.get("mode", "event")

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """A Prometheus remote-write 1.0 receiver that records everything it gets.
 
-    fake_receiver.py --port-file F ENDPOINT...
+    fake_receiver.py --port-file F [--tls-cert F --tls-key F] ENDPOINT...
     ENDPOINT := PATH=LOGFILE[,script=STEPS][,scope=all|samples][,seed=N]
+                [,location=URL]
 
 Each endpoint decodes snappy-block + protobuf WriteRequest bodies with the
 decoder below and appends one JSON line per request to LOGFILE when the
@@ -33,6 +34,8 @@ step is used up the answer is 200.
     sleep:S        sleep S seconds, then 200
     sleep:A-B      sleep a random time in [A, B] seconds, then 200
     hang           never answer; wait until the client gives up
+A 3xx CODE carries "Location: URL" when the endpoint has location=URL.
+With --tls-cert and --tls-key (PEM files) the port speaks HTTPS only.
 Bodies that fail to decode get 400 without using a step; a
 Content-Encoding other than snappy (or none) gets 415.
 The port file holds the port once the socket listens. /-/ready answers 200.
@@ -227,6 +230,7 @@ class Endpoint:
         self.scope = "all"
         self.steps = []
         seed = None
+        self.location = None
         for f in fields[1:]:
             k, _, v = f.partition("=")
             if k == "script":
@@ -235,6 +239,8 @@ class Endpoint:
                 self.scope = v
             elif k == "seed":
                 seed = int(v)
+            elif k == "location":
+                self.location = v
             else:
                 raise SystemExit("fake_receiver: bad option %r" % f)
         self.rng = random.Random(seed)
@@ -406,6 +412,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             if retry_after is not None:
                 self.send_header("Retry-After", retry_after)
+            if ep.location is not None and 300 <= status < 400:
+                self.send_header("Location", ep.location)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -435,6 +443,8 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     ap.add_argument("endpoints", nargs="+", metavar="ENDPOINT")
     args = ap.parse_args()
 
@@ -444,6 +454,11 @@ def main():
         eps[ep.path] = ep
     srv = Server((args.host, args.port), Handler)
     srv.endpoints = eps
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write("%d\n" % srv.server_address[1])

@@ -1,13 +1,13 @@
 /*
  * Drives a WAL for tests/faults/wal_kill.sh, which SIGKILLs it at random.
  *
- *	wal_writer init DIR		create the log and the "verify" cursor
+ *	wal_writer init DIR		create the log and a "verify" cursor
  *	wal_writer write DIR RUN	append scrapes until killed
  *	wal_writer verify DIR		read what is left and exit
  *
  * Output lines (one write(2) each, so a kill never tears them):
- *	C run scrape	the scrape's samples were committed (wal_commit == 0)
- *	V run scrape	the reader "verify" got that whole scrape back, with
+ *	C run scrape	the scrape was committed (wal_commit() returned 0)
+ *	V run scrape	reader "verify" got that whole scrape back, with
  *			the right labels, timestamps and value bits
  *	E message	something was wrong (exit status 1 follows)
  *

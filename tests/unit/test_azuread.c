@@ -41,7 +41,7 @@
 #define MIN	(60 * S)
 #define NOW	1700000000000LL		/* a fixed "now" in Unix ms */
 
-/* ---- helpers ------------------------------------------------------------ */
+/* ---- helpers ----------------------------------------------------------- */
 
 static char *
 test_tmpdir(void)
@@ -79,7 +79,7 @@ test_write(const char *dir, const char *name, const char *data, size_t len,
 	return path;
 }
 
-/* ---- clouds, URLs, forms -------------------------------------------------- */
+/* ---- clouds, URLs, forms ----------------------------------------------- */
 
 static void
 test_cloud_scopes(void **state)
@@ -197,7 +197,7 @@ test_form(void **state)
 	buf_free(&b);
 }
 
-/* ---- token answers ---------------------------------------------------------- */
+/* ---- token answers ----------------------------------------------------- */
 
 static int
 test_parse(const char *json, struct azuread_token *t, char **cause)
@@ -345,7 +345,7 @@ test_error_summary(void **state)
 	free(t);
 }
 
-/* ---- timing ----------------------------------------------------------------- */
+/* ---- timing ------------------------------------------------------------ */
 
 static void
 test_refresh_time(void **state)
@@ -436,7 +436,7 @@ test_retry_schedule(void **state)
 	assert_true(azuread_retry_ms(99, 403, 0, 0) == 5 * MIN);
 }
 
-/* ---- files -------------------------------------------------------------------- */
+/* ---- files ------------------------------------------------------------- */
 
 static void
 test_arc_key_path(void **state)
@@ -636,7 +636,7 @@ test_read_secret_file(void **state)
 	free(dir);
 }
 
-/* ---- JWT ------------------------------------------------------------------------- */
+/* ---- JWT --------------------------------------------------------------- */
 
 static void
 test_base64url(void **state)
@@ -924,7 +924,7 @@ test_cert_load_bad(void **state)
 	free(pem2);
 }
 
-/* ---- the asynchronous flow, against tests/helpers/fake_azure.py ---------- */
+/* ---- the asynchronous flow, against tests/helpers/fake_azure.py -------- */
 
 #define PY		"/usr/bin/python3"
 #define FAKE		TOP_SRCDIR "/tests/helpers/fake_azure.py"

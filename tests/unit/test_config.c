@@ -1374,6 +1374,35 @@ test_dump_roundtrip(void **state)
 	assert_string_equal(b->scrape[0].job_name, "odd \"name\"");
 	config_free(a);
 	config_free(b);
+	buf_reset(&d1);
+	buf_reset(&d2);
+
+	/* Characters YAML only takes escaped. */
+	a = load_ok("scrape_configs: [{job_name: "
+	    "\"a\\x85\\x7f\\uFEFF\\uFFFEb\"}]\n");
+	config_dump(a, &d1);
+	assert_non_null(strstr(d1.data,
+	    "job_name: \"a\\x85\\x7f\\uFEFF\\uFFFEb\"\n"));
+	b = load_ok(d1.data);
+	assert_string_equal(a->scrape[0].job_name, b->scrape[0].job_name);
+	config_free(a);
+	config_free(b);
+	buf_reset(&d1);
+
+	/* Bytes that are not UTF-8 survive, as !!binary. */
+	a = load_ok("scrape_configs: [{job_name: !!binary /2E=, "
+	    "metrics_path: !!binary L3j/eQ==}]\n");
+	assert_string_equal(a->scrape[0].job_name, "\xff" "a");
+	config_dump(a, &d1);
+	assert_non_null(strstr(d1.data, "job_name: !!binary \"/2E=\"\n"));
+	assert_non_null(strstr(d1.data,
+	    "metrics_path: !!binary \"L3j/eQ==\"\n"));
+	b = load_ok(d1.data);
+	assert_string_equal(b->scrape[0].metrics_path, "/x\xffy");
+	config_dump(b, &d2);
+	assert_string_equal(d1.data, d2.data);
+	config_free(a);
+	config_free(b);
 	buf_free(&d1);
 	buf_free(&d2);
 }

@@ -314,6 +314,51 @@ test_values(void **state)
 	assert_fails_at(prom, "m StaleNaN\n", "1:3:");
 }
 
+/* The fast decimal path must agree with strtod bit for bit. */
+static void
+test_values_random(void **state)
+{
+	struct textparse p;
+	uint64_t x = 0x9e3779b97f4a7c15ULL, a, b;
+	char page[96], num[64];
+	double want, got;
+	int i, j, n, dot, e;
+
+	(void)state;
+	for (i = 0; i < 50000; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		n = 1 + (int)((x >> 33) % 21);		/* 1..21 digits */
+		dot = (int)((x >> 40) % (unsigned)(n + 2)) - 1;
+		for (j = 0; j < n; j++) {
+			x = x * 6364136223846793005ULL + 1;
+			num[j] = (char)('0' + (x >> 59) % 10);
+			if ((x >> 20) % 4 == 0)
+				num[j] = '0';		/* runs of zeros */
+		}
+		num[n] = '\0';
+		if (dot >= 0 && dot <= n) {
+			memmove(num + dot + 1, num + dot, (size_t)(n - dot + 1));
+			num[dot] = '.';
+		}
+		if (strcmp(num, ".") == 0)
+			continue;
+		e = (int)((x >> 8) % 80) - 40;
+		if ((x >> 16) % 3 == 0)
+			snprintf(num + strlen(num), 16, "e%d", e);
+		snprintf(page, sizeof page, "m %s%s\n", (x >> 24) % 2 ? "-" : "",
+		    num);
+		want = strtod(page + 2, NULL);
+		textparse_init(&p, page, strlen(page), TEXTPARSE_PROMTEXT);
+		if (textparse_next(&p) != TEXTPARSE_SERIES)
+			fail_msg("%s: %s", page, textparse_error(&p));
+		got = textparse_value(&p);
+		memcpy(&a, &want, 8);
+		memcpy(&b, &got, 8);
+		if (a != b)
+			fail_msg("%s: got %.17g want %.17g", page, got, want);
+	}
+}
+
 static void
 test_timestamps(void **state)
 {
@@ -600,6 +645,7 @@ main(void)
 		cmocka_unit_test(test_label_escapes),
 		cmocka_unit_test(test_label_syntax),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_values_random),
 		cmocka_unit_test(test_timestamps),
 		cmocka_unit_test(test_utf8_and_nul),
 		cmocka_unit_test(test_page_ends),

@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "arena.h"
 #include "buf.h"
@@ -130,6 +132,47 @@ test_labels_dup(void **state)
 	labels_free(&a);
 }
 
+/*
+ * A line with 100k labels in numeric order (l0 l1 .. l99999, far from
+ * lexical order) took tens of seconds to sort with insertion sort, which
+ * stalled every scrape on the loop (tests/faults/bad_targets.sh). The sort
+ * must stay stable: duplicates keep their order, so the first one found
+ * by labels_find_dup is the later one on the line.
+ */
+static void
+test_labels_sort_large(void **state)
+{
+	struct labels a = LABELS_INIT;
+	struct arena ar = ARENA_INIT;
+	char name[16];
+	struct timespec t0, t1;
+	size_t i, n = 100000;
+	double secs;
+	int len;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		len = snprintf(name, sizeof name, "l%zu", i);
+		labels_push(&a, (struct lstr){ arena_strndup(&ar, name, len),
+		    (size_t)len }, LSTR("v"));
+	}
+	labels_push(&a, LSTR("l5"), LSTR("second"));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	labels_sort(&a);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(secs < 2.0);
+	for (i = 1; i < a.n; i++)
+		assert_true(lstr_cmp(a.v[i - 1].name, a.v[i].name) <= 0);
+	i = (size_t)labels_find_dup(&a);
+	assert_true(lstr_eqs(a.v[i].name, "l5"));
+	assert_true(lstr_eqs(a.v[i - 1].value, "v"));
+	assert_true(lstr_eqs(a.v[i].value, "second"));
+	labels_free(&a);
+	arena_free(&ar);
+}
+
 int
 main(void)
 {
@@ -140,6 +183,7 @@ main(void)
 		cmocka_unit_test(test_labels_hash_separates_boundaries),
 		cmocka_unit_test(test_labels_names_and_utf8),
 		cmocka_unit_test(test_labels_dup),
+		cmocka_unit_test(test_labels_sort_large),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,7 +175,7 @@ test_log_series(struct wal *w, series_ref ref, const char *metric,
 struct test_sink {
 	char		**labels;	/* by ref */
 	size_t		  cap;
-	struct buf	  out;		/* "labels t bits\n" per sample */
+	struct buf	  out;		/* "labels t bits\n" lines */
 	uint64_t	  nsamples;
 	uint64_t	  nseries;
 	uint64_t	  ndrops;

@@ -1,0 +1,146 @@
+#!/bin/sh
+# Misbehaving targets scraped next to a healthy one (tests/faults/
+# bad_target.py serves the bad ones, fake_target.py the healthy counter in
+# a process of its own): every bad scrape ends with up=0 and a reason in
+# /api/v1/targets (or is limited), promlet stays up with bounded memory,
+# and the healthy target is scraped on schedule with every value
+# delivered.
+#
+#	FAULT_DURATION=S   seconds of scraping (default 16)
+#	FAULT_BOMB_MB=N    size of the gzip bomb and huge pages (default 64;
+#			   tests/faults/run-slow uses 1024)
+. "$TOP_SRCDIR/tests/e2e/lib.sh"
+. "$TOP_SRCDIR/tests/helpers/rw.sh"
+rw_require
+FAULTS="$TOP_SRCDIR/tests/faults"
+DUR=${FAULT_DURATION:-16}
+MB=${FAULT_BOMB_MB:-64}
+# Largest gap between two scrapes of the healthy target: twice the
+# interval by default; FAULT_MAX_GAP=2.5 on a quiet machine.
+GAP=${FAULT_MAX_GAP:-4.5}
+
+# Two processes: the streams of huge pages never starve the small cases.
+start bad_heavy "$PY" "$FAULTS/bad_target.py" --port-file "$T/heavy.port" \
+    --log "$T/heavy.jsonl"
+start bad_light "$PY" "$FAULTS/bad_target.py" --port-file "$T/light.port" \
+    --log "$T/light.jsonl"
+fake_targets_start "$T/targets.port" counter
+fake_receiver_start receiver "/push=$T/recv.jsonl"
+wait_for 10 test -s "$T/heavy.port" || fail "bad_target did not start"
+wait_for 10 test -s "$T/light.port" || fail "bad_target did not start"
+HEAVY=127.0.0.1:$(cat "$T/heavy.port")
+LIGHT=127.0.0.1:$(cat "$T/light.port")
+GOOD=127.0.0.1:$(echo "$TARGET_PORTS" | cut -d' ' -f1)
+WEB=127.0.0.1:$(free_port)
+
+# job NAME PATH [EXTRA-YAML-LINE...]
+job() {
+	printf '  - job_name: %s\n    metrics_path: %s\n' "$1" "$2"
+	case $1 in
+	healthy) _a=$GOOD ;;
+	huge|hugechunked|gzipbomb|longline) _a=$HEAVY ;;
+	*) _a=$LIGHT ;;
+	esac
+	shift 2
+	for _l in "$@"; do printf '    %s\n' "$_l"; done
+	printf "    static_configs: [{targets: ['%s']}]\n" "$_a"
+}
+# Scrapes every 2 s: the machine is shared, and a timeout close to the
+# interval would turn a busy CPU into failed healthy scrapes. Only the
+# series the checks need are sent.
+{
+	cat <<EOF
+global:
+  scrape_interval: 2s
+  scrape_timeout: 1500ms
+remote_write:
+  - url: http://127.0.0.1:$RECV_PORT/push
+    queue_config: {batch_send_deadline: 500ms, max_backoff: 1s}
+    write_relabel_configs:
+      - source_labels: [__name__]
+        regex: up|counter|http10_total|chunked_total
+        action: keep
+scrape_configs:
+EOF
+	job healthy /metrics "scrape_timeout: 2s"
+	# The big pages cost the most: every 4 s is enough to see them fail.
+	job huge /huge "params: {mb: ['$MB']}" "body_size_limit: 10MB" \
+	    "scrape_interval: 4s"
+	job hugechunked /hugechunked "params: {mb: ['$MB']}" \
+	    "body_size_limit: 10MB" "scrape_interval: 4s"
+	job gzipbomb /gzipbomb "params: {mb: ['$MB']}" "body_size_limit: 10MB" \
+	    "scrape_interval: 4s"
+	job longline /longline "body_size_limit: 64MB" \
+	    "label_value_length_limit: 4096" "scrape_interval: 4s" \
+	    "scrape_timeout: 4s"
+	job manylabels /manylabels "label_limit: 1000"
+	job manylabels_nolimit /manylabels
+	job badutf8 /badutf8
+	job drip /drip "params: {s: ['5']}"
+	job stall /stall
+	job reset /reset
+	job redirect /redirect
+	job http10 /http10
+	job chunked /chunked
+	job churn /churn "params: {n: ['10000']}"
+	job garbage /garbage
+} >"$T/promlet.yml"
+"$PROMLET" check config "$T/promlet.yml" >"$T/check.out" 2>&1 ||
+    fail "config rejected: $(cat "$T/check.out")"
+
+start promlet "$PROMLET" --config.file="$T/promlet.yml" \
+    --storage.agent.path="$T/wal" --web.listen-address="$WEB"
+wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
+
+# Sample promlet's RSS every second while the bad targets do their worst.
+maxrss=0
+end=$(($(date +%s) + DUR))
+while [ "$(date +%s)" -lt "$end" ]; do
+	sleep 1
+	kill -0 "$PID_promlet" 2>/dev/null || fail "promlet died"
+	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID_promlet/status")
+	[ "$rss" -gt "$maxrss" ] && maxrss=$rss
+done
+echo "promlet max RSS: $((maxrss / 1024)) MiB"
+
+CHK="$PY $FAULTS/faultcheck.py"
+ok=1
+$CHK targets "http://$WEB/api/v1/targets" \
+    healthy=up http10=up chunked=up churn=up manylabels_nolimit=up \
+    'huge=down:body size limit' \
+    'hugechunked=down:body size limit' \
+    'gzipbomb=down:body size limit' \
+    'longline=down:label value' \
+    'manylabels=down:label_limit' \
+    'badutf8=down:UTF-8' \
+    'drip=down:timed out' \
+    'stall=down:timed out' \
+    'reset=down:reset|recv failure|partial|transfer closed' \
+    'redirect=down:redirect|time' \
+    'garbage=down:parse error' || ok=0
+$CHK metric "http://$WEB/metrics" promlet_scrapes_exceeded_limit_total \
+    --min 3 || ok=0
+
+# Stop promlet (its remote write flushes), then look at what arrived.
+kill -INT "$PID_promlet"
+wait "$PID_promlet"
+rc=$?
+[ "$rc" = 0 ] || { echo "FAIL promlet exited $rc"; ok=0; }
+served=$(grep -c '"target": 0}' "$T/targets.jsonl")
+$CHK gaps "$T/targets.jsonl" --max-gap "$GAP" --min $((DUR / 2 - 2)) || ok=0
+$CHK counter "$T/recv.jsonl" counter healthy --served "$served" || ok=0
+$CHK series "$T/recv.jsonl" up healthy --value 1 --max-gap "$GAP" \
+    --min $((DUR / 2 - 2)) || ok=0
+for j in huge gzipbomb badutf8 redirect garbage; do
+	$CHK series "$T/recv.jsonl" up "$j" --value 0 --min 2 || ok=0
+done
+$CHK series "$T/recv.jsonl" up http10 --value 1 --min 2 || ok=0
+# 16 jobs, 10k churning series, pages up to 10 MB: ASan makes this larger
+# than a normal build; what matters is that nothing near a page size
+# (256 MiB and more) is ever held.
+[ "$maxrss" -lt $((400 * 1024)) ] ||
+    { echo "FAIL promlet RSS reached $((maxrss / 1024)) MiB"; ok=0; }
+grep -q 'level=error' "$T/promlet.log" &&
+    { echo "FAIL errors logged:"; grep 'level=error' "$T/promlet.log" | head; ok=0; }
+[ "$ok" = 1 ] || fail "bad targets"
+pass
