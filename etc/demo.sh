@@ -2,7 +2,7 @@
 # shellcheck disable=SC2317 # cleanup runs from a trap
 # The README demo: start a node_exporter and a Prometheus that accepts
 # remote write (both on loopback, Prometheus with throw-away storage), then
-# run the freshly built promlet in the foreground on etc/promlet.yml, which
+# run the freshly built promlet in the foreground on etc/demo.yml, which
 # scrapes promlet itself and the node_exporter and remote-writes into that
 # Prometheus. Ctrl-C stops promlet, then everything this script started.
 #
@@ -20,7 +20,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 PROMLET=${PROMLET:-$top/src/promlet}
 PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
 NODE_EXPORTER=${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}
-CONFIG=${CONFIG:-$top/etc/promlet.yml}
+CONFIG=${CONFIG:-$top/etc/demo.yml}
 PY=/usr/bin/python3
 
 say() {
@@ -94,7 +94,7 @@ node_port=$(pick node_exporter 9100 19100 \
 prom_port=$(pick Prometheus 9090 19090 "the Debian prometheus service?")
 self_port=$(pick promlet 9099 19099)
 
-# The demo config, with the ports above. etc/promlet.yml names the usual
+# The demo config, with the ports above. etc/demo.yml names the usual
 # ones; a copy points at the ports actually used.
 [ -f "$CONFIG" ] || die "$CONFIG not found"
 sed -e "s/\(127\.0\.0\.1\|localhost\):9100\b/127.0.0.1:$node_port/g" \

@@ -28,9 +28,13 @@ struct http_response {
 	struct buf	*body;
 	const char	*content_type;	/* may be NULL */
 	const char	*retry_after;	/* raw header value, may be NULL */
+	const char	*www_authenticate; /* raw header value, may be NULL */
 	double		 total_seconds;
 	int		 body_too_large;
 };
+
+/* Lets callers (azuread.c) test for the field at compile time. */
+#define HTTP_RESPONSE_WWW_AUTHENTICATE 1
 
 typedef void (*http_done_cb)(const struct http_response *, void *);
 

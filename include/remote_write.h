@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct azuread;
 struct buf;
 struct config;
 struct config_remote_write;
@@ -48,5 +49,7 @@ const char	*remote_write_name(const struct remote_write *);
 uint64_t	 remote_write_hash(const struct remote_write *);
 void		 remote_write_write_metrics(struct remote_write *,
 		    struct buf *);
+/* The endpoint's token provider, or NULL without azuread. */
+struct azuread	*remote_write_azuread(const struct remote_write *);
 
 #endif

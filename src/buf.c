@@ -43,6 +43,7 @@ buf_reserve(struct buf *b, size_t n)
 	while (b->cap < want)
 		b->cap *= 2;
 	b->data = xrealloc(b->data, b->cap);
+	b->data[b->len] = '\0';
 }
 
 void

@@ -262,6 +262,8 @@ http_check_done(struct http_client *c)
 		curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
 		resp.content_type = ct;
 		resp.retry_after = http_header_value(r->easy, "Retry-After");
+		resp.www_authenticate = http_header_value(r->easy,
+		    "WWW-Authenticate");
 		resp.body = &r->body;
 		if (r->cb != NULL)
 			r->cb(&resp, r->arg);
@@ -409,6 +411,13 @@ http_request_start(struct http_client *c, const struct http_request_opts *o,
 		    (curl_off_t)o->body_len);
 		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS,
 		    o->body != NULL ? o->body : "");
+		/*
+		 * A followed 301/302/303 must post the body again: curl's
+		 * default turns the request into a GET, which a receiver
+		 * answers with 4xx and the batch is dropped.
+		 */
+		curl_easy_setopt(e, CURLOPT_POSTREDIR,
+		    (long)CURL_REDIR_POST_ALL);
 		/* Receivers answer at once; 100-continue only adds a trip. */
 		r->headers = curl_slist_append(r->headers, "Expect:");
 	} else if (o->method != NULL && strcmp(o->method, "GET") != 0)

@@ -363,6 +363,9 @@ labels_format(const struct labels *ls, struct buf *b)
 	name = labels_get(ls, LSTR(LABELS_METRIC_NAME));
 	if (name != NULL)
 		buf_append(b, name->p, name->len);
+	/* A bare name prints as Prometheus prints it: no empty braces. */
+	if (name != NULL && ls->n == 1)
+		return;
 	buf_putc(b, '{');
 	for (i = 0; i < ls->n; i++) {
 		if (lstr_eqs(ls->v[i].name, LABELS_METRIC_NAME))

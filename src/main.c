@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "azuread.h"
 #include "buf.h"
 #include "cli.h"
 #include "config.h"
@@ -208,7 +209,8 @@ main_metrics_cb(struct buf *b, void *arg)
 {
 	struct daemon *d = arg;
 	struct wal_stats ws;
-	size_t i, strings = 0, mem;
+	struct azuread **aad;
+	size_t i, strings = 0, mem, naad = 0;
 
 	main_process_metrics(d, b);
 	mem = series_mem_bytes(d->series, &strings);
@@ -277,6 +279,14 @@ main_metrics_cb(struct buf *b, void *arg)
 	    "# TYPE promlet_remote_storage_samples_total counter\n");
 	for (i = 0; i < d->nrw; i++)
 		remote_write_write_metrics(d->rw[i], b);
+	/* One HELP/TYPE block for all endpoints' token metrics. */
+	aad = xcalloc(d->nrw + 1, sizeof *aad);
+	for (i = 0; i < d->nrw; i++)
+		if ((aad[naad] = remote_write_azuread(d->rw[i])) != NULL)
+			naad++;
+	if (naad != 0)
+		azuread_write_metrics_all(aad, naad, b);
+	free(aad);
 }
 
 static void

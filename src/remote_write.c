@@ -399,6 +399,8 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 		recoverable = 1;
 		if (resp->status == 401)
 			azuread_invalidate(rw->aad);
+		else
+			azuread_forbidden(rw->aad);
 	}
 	text = resp->body != NULL && resp->body->data != NULL ?
 	    resp->body->data : "";
@@ -444,13 +446,6 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 			    "attempt=%u backoff=%.3fs", rw->name, rw->url,
 			    resp->status, (int)tl, text, sh->attempt,
 			    (double)delay / 1000.0);
-		if (resp->status == 403 && rw->aad != NULL)
-			log_warn("azure monitor refused the token",
-			    "remote_name=%s hint=%s", rw->name,
-			    "check that the identity has the Monitoring "
-			    "Metrics Publisher role on the data collection "
-			    "rule; new role assignments can take up to 30 "
-			    "minutes to apply");
 	}
 	rw->failing = 1;
 	sh->backing_off = 1;
@@ -886,6 +881,10 @@ remote_write_write_metrics(struct remote_write *rw, struct buf *b)
 		    "{remote_name=\"%s\",reason=\"%s\"} %llu\n", n,
 		    rw_drop_names[i],
 		    (unsigned long long)rw->series_dropped[i]);
-	if (rw->aad != NULL)
-		azuread_write_metrics(rw->aad, b);
+}
+
+struct azuread *
+remote_write_azuread(const struct remote_write *rw)
+{
+	return rw->aad;
 }

@@ -102,6 +102,7 @@ struct scrape_pool {
 	struct scrape_manager		*sm;
 	const struct config_scrape	*sc;
 	char				*job;
+	char				*accept;	/* "Accept: ..." */
 	uint64_t			 hash;
 	int				 keep;
 	struct scrape_targets		 targets;
@@ -475,6 +476,19 @@ scrape_stale_cb(series_ref ref, void *arg)
 	c->n++;
 }
 
+/* The page format: from Content-Type, else fallback_scrape_protocol. */
+static enum textparse_format
+scrape_format(const struct config_scrape *sc, const char *ct)
+{
+	int known = ct != NULL && (strncmp(ct, "text/plain", 10) == 0 ||
+	    strncmp(ct, "application/openmetrics-text", 28) == 0);
+
+	if (!known && sc->fallback_scrape_protocol != NULL &&
+	    strncmp(sc->fallback_scrape_protocol, "OpenMetricsText", 15) == 0)
+		return TEXTPARSE_OPENMETRICS;
+	return textparse_format_for(ct);
+}
+
 /*
  * Parse a page into sm->samples. Returns the number of samples scraped,
  * or -1 with t->last_error set; on failure nothing parsed is kept (the
@@ -497,7 +511,7 @@ scrape_parse_page(struct scrape_target *t, const struct http_response *resp,
 	series_ref ref;
 
 	textparse_init(&p, resp->body->data == NULL ? "" : resp->body->data,
-	    resp->body->len, textparse_format_for(resp->content_type));
+	    resp->body->len, scrape_format(sc, resp->content_type));
 	*post_relabel = *added = 0;
 	while ((kind = textparse_next(&p)) != TEXTPARSE_EOF) {
 		if (kind == TEXTPARSE_ERROR) {
@@ -532,12 +546,13 @@ scrape_parse_page(struct scrape_target *t, const struct http_response *resp,
 			if (created)
 				(*added)++;
 			e = scrape_cache_put(t->cache, raw, ref, 0);
-			e->explicit_ts = textparse_timestamp(&p, &ts) &&
-			    sc->honor_timestamps;
 		}
 		scrape_cache_seen(t->cache, e);
 		if (e->dropped)
 			continue;
+		/* A series may gain or lose its own timestamp between scrapes. */
+		e->explicit_ts = sc->honor_timestamps &&
+		    textparse_timestamp(&p, &ts);
 		(*post_relabel)++;
 		if (sc->sample_limit != 0 && *post_relabel > sc->sample_limit) {
 			scrape_set_error(t, "sample_limit exceeded (limit: %llu)",
@@ -677,7 +692,7 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
 	snprintf(timeout_hdr, sizeof timeout_hdr,
 	    "X-Prometheus-Scrape-Timeout-Seconds: %g",
 	    (double)sc->scrape_timeout_ms / 1000.0);
-	headers[0] = "Accept: " SCRAPE_ACCEPT;
+	headers[0] = t->pool->accept;
 	headers[1] = timeout_hdr;
 	headers[2] = NULL;
 	memset(&o, 0, sizeof o);
@@ -685,7 +700,7 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
 	o.headers = headers;
 	o.timeout_ms = sc->scrape_timeout_ms;
 	o.max_body = sc->body_size_limit;
-	o.accept_gzip = 1;
+	o.accept_gzip = sc->enable_compression;
 	o.http = &sc->http;
 	t->req = http_request_start(sm->http, &o, scrape_done_cb, t);
 	scrape_target_schedule(t);
@@ -754,6 +769,56 @@ scrape_target_stop(struct scrape_target *t, int64_t now)
 
 /* ------------------------------------------------------------------ */
 /* Pools and target sync.                                             */
+
+/*
+ * The Accept header from scrape_protocols, most preferred first, with
+ * falling q values as Prometheus sends them. The protobuf format is
+ * skipped: promlet does not parse it, and a target offered it would
+ * answer with it.
+ */
+static char *
+scrape_accept_header(const struct config *cfg, const struct config_scrape *sc)
+{
+	static const struct {
+		const char *name;
+		const char *mime;
+	} known[] = {
+		{ "OpenMetricsText1.0.0", "application/openmetrics-text;"
+		    "version=1.0.0" },
+		{ "OpenMetricsText0.0.1", "application/openmetrics-text;"
+		    "version=0.0.1" },
+		{ "PrometheusText1.0.0", "text/plain;version=1.0.0" },
+		{ "PrometheusText0.0.4", "text/plain;version=0.0.4" },
+	};
+	char **protos = sc->scrape_protocols;
+	size_t n = sc->nscrape_protocols, i, k, used = 0;
+	struct buf b = BUF_INIT;
+
+	if (n == 0 && cfg != NULL) {
+		protos = cfg->scrape_protocols;
+		n = cfg->nscrape_protocols;
+	}
+	if (n == 0)
+		return xstrdup("Accept: " SCRAPE_ACCEPT);
+	buf_puts(&b, "Accept: ");
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < sizeof known / sizeof known[0]; k++) {
+			if (strcmp(protos[i], known[k].name) != 0)
+				continue;
+			if (used != 0)
+				buf_putc(&b, ',');
+			buf_puts(&b, known[k].mime);
+			if (used != 0)
+				buf_printf(&b, ";q=0.%zu", 9 - (used < 8 ?
+				    used : 8));
+			used++;
+		}
+	}
+	if (used == 0)
+		buf_puts(&b, "text/plain;version=0.0.4");
+	buf_puts(&b, ",*/*;q=0.1");
+	return buf_steal(&b);
+}
 
 static struct scrape_pool *
 scrape_pool_find(struct scrape_manager *sm, const char *job)
@@ -932,6 +997,7 @@ scrape_pool_free(struct scrape_pool *pool)
 		scrape_source_free(s);
 	}
 	free(pool->job);
+	free(pool->accept);
 	free(pool);
 }
 
@@ -987,6 +1053,7 @@ scrape_manager_apply(struct scrape_manager *sm, const struct config *cfg)
 		pool->sm = sm;
 		pool->sc = sc;
 		pool->job = xstrdup(sc->job_name);
+		pool->accept = scrape_accept_header(cfg, sc);
 		pool->hash = h;
 		pool->keep = 1;
 		TAILQ_INIT(&pool->targets);

@@ -23,7 +23,7 @@ export NODE_NAME AZURE_CLIENT_ID AZURE_TENANT_ID AZURE_FEDERATED_TOKEN_FILE \
 cd "$T/cwd" || fail "cd"
 
 n=0
-for f in "$TOP_SRCDIR/etc/promlet.yml" "$TOP_SRCDIR"/etc/examples/*.yml; do
+for f in "$TOP_SRCDIR/etc/promlet.yml" "$TOP_SRCDIR/etc/demo.yml" "$TOP_SRCDIR"/etc/examples/*.yml; do
 	[ -f "$f" ] || fail "missing $f"
 	"$PROMLET" check config "$f" >"$T/out" 2>"$T/err" ||
 	    fail "check config $f: $(cat "$T/err")"

@@ -10,8 +10,11 @@
         least N, consecutive timestamps at most S seconds apart, every
         value equal to V when given; no timestamp twice.
     faultcheck.py counter RECV_LOG NAME JOB --served N [--missing M]
+                  [--allow-failed]
         A counter that counts its own scrapes: the values received must
         be 0..N-1 with at most M missing (default 0), each at most once.
+        With --allow-failed, scrapes promlet gave up on (up=0 received,
+        e.g. a timeout on a busy machine) may be missing too.
     faultcheck.py metric METRICS_URL NAME [--min V] [--max V]
         Sum of every sample of NAME on a /metrics page within bounds.
     faultcheck.py gaps TARGET_LOG [--target I] [--max-gap S] [--min N]
@@ -118,12 +121,17 @@ def cmd_counter(a):
     dup = len(vals) - len(set(vals))
     missing = sorted(set(range(a.served)) - set(vals))
     extra = sorted(set(vals) - set(range(a.served)))
-    ok = dup == 0 and len(missing) <= a.missing and not extra
+    failed = 0
+    if a.allow_failed:
+        failed = sum(1 for _, v in load_samples(a.log, "up", a.job)
+                     if v == 0)
+    ok = dup == 0 and len(missing) <= a.missing + failed and not extra
     print("%s %s{job=%s}: served %d, received %d, missing %d%s, "
-          "duplicates %d, unexpected %s" %
+          "failed scrapes %d, duplicates %d, unexpected %s" %
           ("ok  " if ok else "FAIL", a.name, a.job, a.served,
            len(set(vals)), len(missing),
-           (" %s" % missing[:10]) if missing else "", dup, extra[:5]))
+           (" %s" % missing[:10]) if missing else "", failed, dup,
+           extra[:5]))
     return ok
 
 
@@ -179,6 +187,7 @@ def main():
     p.add_argument("job")
     p.add_argument("--served", type=int, required=True)
     p.add_argument("--missing", type=int, default=0)
+    p.add_argument("--allow-failed", action="store_true")
     p = sub.add_parser("metric")
     p.add_argument("url")
     p.add_argument("name")

@@ -51,6 +51,7 @@ import select
 import signal
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -455,7 +456,6 @@ def main():
     srv = Server((args.host, args.port), Handler)
     srv.endpoints = eps
     if args.tls_cert:
-        import ssl
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
