@@ -8,7 +8,11 @@ PKGS="build-essential autoconf automake autoconf-archive libtool pkg-config
  libcurl4-openssl-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler
  libsnappy-dev libyaml-dev libpcre2-dev libjansson-dev libssl-dev libcmocka-dev
  prometheus prometheus-node-exporter python3 python3-snappy
- python3-cryptography curl procps"
+ python3-cryptography curl procps python3-yaml python3-kubernetes"
+# kubectl for tests/e2e/k8s_manifests.sh: Debian's kubernetes-client, unless
+# a kubectl is already installed (another package owning /usr/bin/kubectl
+# would make the install fail).
+command -v kubectl >/dev/null 2>&1 || PKGS="$PKGS kubernetes-client"
 # dpkg-buildpackage and dh; rpmbuild (Debian's rpm); lintian and rpmlint;
 # systemd only for systemd-analyze verify (installing it in a container is
 # harmless: nothing starts without systemd as PID 1); man-db so that

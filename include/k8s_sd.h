@@ -107,7 +107,8 @@ void		 k8s_sd_sanitize(struct buf *, const char *);
 /* Percent-encode a query parameter value. */
 void		 k8s_sd_query_escape(struct buf *, const char *);
 /* "host:port", "[v6]:port". */
-void		 k8s_sd_join_host_port(struct buf *, const char *, long long);
+void		 k8s_sd_join_host_port(struct buf *, const char *,
+		    long long);
 /* For a pod selector "spec.nodeName=X" (alone or among others) return X,
  * else NULL; used to watch only that node for attach_metadata. */
 char		*k8s_sd_selector_node(const char *field);

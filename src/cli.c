@@ -209,8 +209,12 @@ cli_debug_relabel(int argc, char **argv)
 	if ((rules = cli_find_rules(cfg, job, rw, target_stage, &cause)) == NULL)
 		goto out;
 
-	/* Reuse the page parser: the series is a page line without a value. */
-	buf_printf(&text, "%s 0\n", series);
+	/*
+	 * Reuse the page parser: the series is a page line without a value.
+	 * Target label sets have no name, which a page line must have, so
+	 * lend them one and take it back.
+	 */
+	buf_printf(&text, "%s%s 0\n", series[0] == '{' ? "x" : "", series);
 	textparse_init(&p, text.data, text.len, TEXTPARSE_PROMTEXT);
 	if (textparse_next(&p) != TEXTPARSE_SERIES ||
 	    textparse_labels(&p, &ls, &scratch) == -1) {
@@ -218,6 +222,8 @@ cli_debug_relabel(int argc, char **argv)
 		    textparse_error(&p));
 		goto out;
 	}
+	if (series[0] == '{')
+		labels_del(&ls, LSTR(LABELS_METRIC_NAME));
 	/* Write relabeling sees external labels, as in Prometheus. */
 	if (rw != NULL) {
 		for (k = 0; k < cfg->external_labels.n; k++) {

@@ -33,7 +33,7 @@
 #include "scrape.h"
 #include "xmalloc.h"
 
-#define K8S_SD_SA_DIR		"/var/run/secrets/kubernetes.io/serviceaccount"
+#define K8S_SD_SA_DIR	"/var/run/secrets/kubernetes.io/serviceaccount"
 #define K8S_SD_PAGE		500
 #define K8S_SD_LIST_TIMEOUT_MS	(60 * 1000)
 #define K8S_SD_MAX_BODY		(256ULL * 1024 * 1024)
@@ -54,25 +54,25 @@ struct k8s_sd_disc;
 struct k8s_sd_watch {
 	struct k8s_sd_disc	*disc;
 	enum k8s_sd_kind	 kind;
-	char			*ns;		/* NULL = all namespaces */
-	char			*label;		/* selectors, NULL = none */
+	char			*ns;	/* NULL = all namespaces */
+	char			*label;	/* selectors, NULL = none */
 	char			*field;
-	json_t			*store;		/* key -> trimmed object */
-	json_t			*pending;	/* list pages collected so far */
-	char			*rv;		/* resourceVersion to watch from */
-	char			*cont;		/* list continue token */
+	json_t			*store;	/* key -> trimmed object */
+	json_t			*pending; /* list pages so far */
+	char			*rv;	/* where to watch from */
+	char			*cont;	/* list continue token */
 	struct http_request	*req;
 	struct event		*timer;
-	struct buf		 line;		/* partial watch event */
-	size_t			 scanned;	/* bytes of line without '\n' */
+	struct buf		 line;	/* partial watch event */
+	size_t			 scanned; /* bytes known to have no \n */
 	int64_t			 backoff_ms;
 	int64_t			 started_ms;
 	int64_t			 listed_ms;
 	uint64_t		 events;
 	int			 synced;	/* listed at least once */
 	int			 need_list;
-	int			 expired;	/* 410 inside the stream */
-	int			 broken;	/* unusable event in the stream */
+	int			 expired;	/* 410 in the stream */
+	int			 broken;	/* bad event in the stream */
 };
 
 struct k8s_sd_disc {
@@ -156,6 +156,22 @@ k8s_sd_error_text(const struct http_response *resp)
 	    msg != NULL ? msg : "");
 	json_decref(st);
 	return out;
+}
+
+/* A URL without what could be user:password@. */
+static const char *
+k8s_sd_url_for_log(const char *url)
+{
+	const char *host = strstr(url, "://"), *at, *slash;
+
+	if (host == NULL)
+		return url;
+	host += 3;
+	at = strchr(host, '@');
+	slash = strchr(host, '/');
+	if (at != NULL && (slash == NULL || at < slash))
+		return at + 1;
+	return url;
 }
 
 /* ---- targets ----------------------------------------------------------- */
@@ -785,7 +801,8 @@ k8s_sd_disc_create(struct k8s_sd *sd, const struct config_k8s_sd *cfg,
 	for (i = 0; i < d->nw; i++)
 		k8s_sd_watch_list(d->w[i]);
 	log_info("kubernetes_sd: started", "job=%s role=%s api=%s watches=%zu",
-	    sd->job, config_k8s_role_name(role), d->base_url, d->nw);
+	    sd->job, config_k8s_role_name(role), k8s_sd_url_for_log(
+	    d->base_url), d->nw);
 	return d;
 }
 

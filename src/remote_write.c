@@ -32,6 +32,7 @@
 #include "xmalloc.h"
 
 #define RW_MAX_ERROR_BODY	1024
+#define RW_RESHARD_PERIOD_MS	10000
 
 enum rw_drop_reason {
 	RW_DROP_UNKNOWN_SERIES = 0,
@@ -107,6 +108,20 @@ struct remote_write {
 	int					 read_pos_valid;
 	struct event				*read_ev;
 	int					 flushing;
+
+	/*
+	 * Resharding: every RW_RESHARD_PERIOD the wanted shard count is
+	 * derived from the input rate, the backlog and the time a sample
+	 * costs to send. To keep per-series order, reading pauses while
+	 * the old shards drain, then the shard array is rebuilt.
+	 */
+	size_t					 want_shards;
+	struct event				*reshard_ev;
+	uint64_t				 win_in;
+	uint64_t				 win_out;
+	uint64_t				 win_retried;
+	double					 win_send_seconds;
+	uint64_t				 reshards;
 	int					 reader_failed;
 
 	struct labels				 ls;
@@ -130,6 +145,10 @@ struct remote_write {
 
 static void	rw_shard_kick(struct rw_shard *);
 static void	rw_read(struct remote_write *);
+static void	rw_shard_timer_cb(evutil_socket_t, short, void *);
+static void	rw_reshard_cb(evutil_socket_t, short, void *);
+static void	rw_shards_alloc(struct remote_write *, size_t);
+static void	rw_shards_free(struct remote_write *);
 
 static int64_t
 rw_now_ms(void)
@@ -370,8 +389,10 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 
 	sh->req = NULL;
 	rw->send_seconds += resp->total_seconds;
+	rw->win_send_seconds += resp->total_seconds;
 	if (resp->curl_code == 0 && resp->status / 100 == 2) {
 		rw->samples_sent += b->n;
+		rw->win_out += b->n;
 		rw->bytes_sent += sh->body.len;
 		if (b->max_ts > rw->highest_sent_ts)
 			rw->highest_sent_ts = b->max_ts;
@@ -382,8 +403,9 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 		}
 		rw_shard_pop(sh);
 		rw_ack(rw);
-		rw_read(rw);
+		/* rw_read may reshard and free sh: kick it first. */
 		rw_shard_kick(sh);
+		rw_read(rw);
 		return;
 	}
 
@@ -418,8 +440,8 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 		rw->dropped[RW_DROP_REJECTED] += b->n;
 		rw_shard_pop(sh);
 		rw_ack(rw);
-		rw_read(rw);
 		rw_shard_kick(sh);
+		rw_read(rw);
 		return;
 	}
 
@@ -434,6 +456,7 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 	    delay * 2;
 	sh->attempt++;
 	rw->samples_retried += b->n;
+	rw->win_retried += b->n;
 	if (!rw->failing || sh->attempt % 20 == 1) {
 		if (resp->curl_code != 0)
 			log_warn("remote write failed, will retry",
@@ -555,7 +578,8 @@ rw_shard_kick(struct rw_shard *sh)
 	if (b->n == 0)
 		return;
 	due = b->created_ms + rw->rwc->queue.batch_send_deadline_ms;
-	if (!b->sealed && !rw->flushing && rw_now_ms() < due) {
+	if (!b->sealed && !rw->flushing && rw->want_shards == rw->nshards &&
+	    rw_now_ms() < due) {
 		rw_timer_set(sh->timer, due - rw_now_ms());
 		return;
 	}
@@ -580,6 +604,111 @@ rw_aad_ready_cb(void *arg)
 		if (sh->busy && sh->req == NULL && !sh->backing_off)
 			rw_send(sh);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Shard count.                                                       */
+
+static void
+rw_shards_alloc(struct remote_write *rw, size_t n)
+{
+	size_t i, nb;
+
+	nb = rw->shard_capacity / (size_t)rw->rwc->queue.max_samples_per_send +
+	    2;
+	rw->nshards = rw->want_shards = n;
+	rw->shards = xcalloc(n, sizeof *rw->shards);
+	for (i = 0; i < n; i++) {
+		struct rw_shard *sh = &rw->shards[i];
+
+		sh->rw = rw;
+		sh->idx = (unsigned)i;
+		sh->cap = nb;
+		sh->b = xcalloc(nb, sizeof *sh->b);
+		buf_init(&sh->body);
+		sh->timer = evtimer_new(rw->base, rw_shard_timer_cb, sh);
+	}
+}
+
+static void
+rw_shards_free(struct remote_write *rw)
+{
+	size_t i, k;
+
+	for (i = 0; rw->shards != NULL && i < rw->nshards; i++) {
+		struct rw_shard *sh = &rw->shards[i];
+
+		if (sh->req != NULL)
+			http_request_cancel(sh->req);
+		if (sh->timer != NULL)
+			event_free(sh->timer);
+		for (k = 0; k < sh->cap; k++)
+			buf_free(&sh->b[k].req);
+		free(sh->b);
+		buf_free(&sh->body);
+	}
+	free(rw->shards);
+	rw->shards = NULL;
+	rw->nshards = 0;
+}
+
+/* Rebuild the shards once the old ones have delivered everything. */
+static int
+rw_reshard_ready(struct remote_write *rw)
+{
+	size_t i, want = rw->want_shards;
+
+	if (want == rw->nshards)
+		return 1;
+	for (i = 0; i < rw->nshards; i++) {
+		if (rw->shards[i].busy || rw->shards[i].count != 0) {
+			rw_shard_kick(&rw->shards[i]);
+			return 0;
+		}
+	}
+	log_info("remote write resharded", "remote_name=%s from=%zu to=%zu",
+	    rw->name, rw->nshards, want);
+	rw_shards_free(rw);
+	rw_shards_alloc(rw, want);
+	rw->reshards++;
+	return 1;
+}
+
+/*
+ * Like Prometheus: shards needed = time one sample takes to send x
+ * (input rate + a share of the backlog), kept when within 30%, never
+ * raised while sends are failing (more connections would not help).
+ */
+static void
+rw_reshard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct remote_write *rw = arg;
+	const struct config_queue *q = &rw->rwc->queue;
+	double secs = RW_RESHARD_PERIOD_MS / 1000.0, per_sample, rate, want;
+	uint64_t pending;
+	size_t n, lo, hi;
+
+	if (rw->win_out != 0 && rw->win_retried == 0 && !rw->flushing) {
+		per_sample = rw->win_send_seconds / (double)rw->win_out;
+		pending = rw->reader != NULL ?
+		    wal_reader_pending(rw->reader) : 0;
+		rate = (double)rw->win_in / secs + 0.05 * (double)pending;
+		want = per_sample * rate;
+		lo = q->min_shards > 0 ? (size_t)q->min_shards : 1;
+		hi = q->max_shards > 0 ? (size_t)q->max_shards : 50;
+		n = (size_t)ceil(want);
+		if (n < lo)
+			n = lo;
+		if (n > hi)
+			n = hi;
+		if ((double)n > (double)rw->nshards * 1.3 ||
+		    (double)n < (double)rw->nshards * 0.7)
+			rw->want_shards = n;
+	}
+	rw->win_in = rw->win_out = rw->win_retried = 0;
+	rw->win_send_seconds = 0;
+	if (rw->want_shards != rw->nshards)
+		rw_read(rw);
 }
 
 /* ------------------------------------------------------------------ */
@@ -610,6 +739,10 @@ rw_read(struct remote_write *rw)
 
 	if (rw->reader == NULL)
 		return;
+	if (!rw_reshard_ready(rw)) {
+		rw_ack(rw);
+		return;
+	}
 	while ((room = rw_free_capacity(rw)) > 0) {
 		rc = wal_reader_next(rw->reader, &rec, room);
 		if (rc == 0)
@@ -658,6 +791,7 @@ rw_read(struct remote_write *rw)
 				}
 				rw_shard_push(&rw->shards[smp->ref %
 				    rw->nshards], s, smp, &pos);
+				rw->win_in++;
 			}
 			any = 1;
 			break;
@@ -693,7 +827,6 @@ remote_write_create(struct event_base *base, struct http_client *http,
 {
 	struct remote_write *rw;
 	const char *p;
-	size_t i, nb;
 
 	rw = xcalloc(1, sizeof *rw);
 	rw->base = base;
@@ -721,23 +854,13 @@ remote_write_create(struct event_base *base, struct http_client *http,
 			goto fail;
 		azuread_set_ready_cb(rw->aad, rw_aad_ready_cb, rw);
 	}
-	rw->nshards = rwc->queue.min_shards > 0 ?
-	    (size_t)rwc->queue.min_shards : 1;
 	rw->shard_capacity = rwc->queue.capacity > 0 ?
 	    (size_t)rwc->queue.capacity : 10000;
-	nb = rw->shard_capacity / (size_t)rwc->queue.max_samples_per_send + 2;
-	rw->shards = xcalloc(rw->nshards, sizeof *rw->shards);
-	for (i = 0; i < rw->nshards; i++) {
-		struct rw_shard *sh = &rw->shards[i];
-
-		sh->rw = rw;
-		sh->idx = (unsigned)i;
-		sh->cap = nb;
-		sh->b = xcalloc(nb, sizeof *sh->b);
-		buf_init(&sh->body);
-		sh->timer = evtimer_new(base, rw_shard_timer_cb, sh);
-	}
+	rw_shards_alloc(rw, rwc->queue.min_shards > 0 ?
+	    (size_t)rwc->queue.min_shards : 1);
 	rw->read_ev = event_new(base, -1, 0, rw_read_cb, rw);
+	rw->reshard_ev = event_new(base, -1, EV_PERSIST, rw_reshard_cb, rw);
+	rw_timer_set(rw->reshard_ev, RW_RESHARD_PERIOD_MS);
 	if ((rw->reader = wal_reader_open(wal, rw->name, cause)) == NULL)
 		goto fail;
 	remote_write_notify(rw);
@@ -750,23 +873,13 @@ fail:
 void
 remote_write_free(struct remote_write *rw)
 {
-	size_t i, k;
+	size_t i;
 
 	if (rw == NULL)
 		return;
-	for (i = 0; rw->shards != NULL && i < rw->nshards; i++) {
-		struct rw_shard *sh = &rw->shards[i];
-
-		if (sh->req != NULL)
-			http_request_cancel(sh->req);
-		if (sh->timer != NULL)
-			event_free(sh->timer);
-		for (k = 0; k < sh->cap; k++)
-			buf_free(&sh->b[k].req);
-		free(sh->b);
-		buf_free(&sh->body);
-	}
-	free(rw->shards);
+	rw_shards_free(rw);
+	if (rw->reshard_ev != NULL)
+		event_free(rw->reshard_ev);
 	for (i = 0; i < rw->nseries; i++)
 		free(rw->series[i].enc);
 	free(rw->series);
@@ -854,6 +967,8 @@ remote_write_write_metrics(struct remote_write *rw, struct buf *b)
 	    "promlet_remote_storage_samples_pending{remote_name=\"%s\"} %llu\n"
 	    "promlet_remote_storage_samples_queued{remote_name=\"%s\"} %zu\n"
 	    "promlet_remote_storage_shards{remote_name=\"%s\"} %zu\n"
+	    "promlet_remote_storage_reshards_total{remote_name=\"%s\"} "
+	    "%llu\n"
 	    "promlet_remote_storage_queue_highest_sent_timestamp_seconds"
 	    "{remote_name=\"%s\"} %.3f\n"
 	    "promlet_remote_storage_lag_seconds{remote_name=\"%s\"} %.3f\n",
@@ -866,7 +981,7 @@ remote_write_write_metrics(struct remote_write *rw, struct buf *b)
 	    n, rw->send_seconds,
 	    n, (unsigned long long)(rw->reader != NULL ?
 	    wal_reader_pending(rw->reader) : 0),
-	    n, queued, n, rw->nshards,
+	    n, queued, n, rw->nshards, n, (unsigned long long)rw->reshards,
 	    n, (double)rw->highest_sent_ts / 1000.0, n, lag);
 	for (i = 0; i < RW_DROP_COUNT; i++)
 		buf_printf(b, "promlet_remote_storage_samples_dropped_total"

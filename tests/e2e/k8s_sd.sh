@@ -114,12 +114,16 @@ scrape_configs:
     relabel_configs:
       - source_labels: [__meta_kubernetes_pod_name]
         target_label: pod
+  # In-cluster settings without a cluster: logged, no targets, no harm.
+  - job_name: incluster
+    kubernetes_sd_configs: [{role: node}]
 remote_write:
   - url: http://127.0.0.1:$RPORT/push
     queue_config: {batch_send_deadline: 200ms}
 EOT
 
-NODE_NAME=node-a start promlet "$PROMLET" --config.file="$T/promlet.yml" \
+start promlet env -u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT \
+    NODE_NAME=node-a "$PROMLET" --config.file="$T/promlet.yml" \
     --storage.agent.path="$T/wal" --web.listen-address="$WEB"
 wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
 
@@ -166,6 +170,8 @@ wait_for 10 has_targets "$WANT" || fail "initial targets: $(targets)"
     fail "endpoints target lacks the service labels"
 [ "$(label_of endpoints a __meta_kubernetes_pod_name)" = a ] ||
     fail "endpoints target lacks the pod labels"
+grep -q 'job=incluster.*not running in a cluster\|not running in a cluster.*job=incluster' \
+    "$T/promlet.log" || fail "missing in-cluster settings not logged"
 # Selectors went to the server as query parameters; lists were paged.
 $PY - "$T/k8s.jsonl" <<'PYEOF' || fail "requests to the API server"
 import json, sys
@@ -249,6 +255,14 @@ WANT="endpoints/127.0.0.1:$PA kubelet/node-a pods/b pods/c pods/d"
 wait_for 10 has_targets "$WANT" || fail "rotated token not used: $(targets)"
 grep -q tok- "$T/promlet.log" && fail "a token was logged"
 
+# 7. A reload lists everything again; the targets stay as they are.
+L=$(stat list:pods)
+kill -HUP "$PID_promlet"
+wait_for 5 sh -c "[ \$(curl -fsS '$API/fake/stats' | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"counts\"][\"list:pods\"])') -gt $L ]" ||
+    fail "no relist after SIGHUP"
+sleep 1
+has_targets "$WANT" || fail "targets changed across the reload: $(targets)"
+
 # RSS for sizing the DaemonSet (ASan builds are several times larger).
 RSS=$(awk '/^VmRSS/ {print $2}' "/proc/$PID_promlet/status")
 HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$PID_promlet/status")
@@ -297,6 +311,10 @@ check(find(__name__="gauge", job="pods", pod="c") is not None,
       "pod added across the relist scraped")
 check(find(__name__="counter", job="pods", pod="d") is not None,
       "pod added after the token rotation scraped")
+b = find(__name__="counter", job="pods", pod="b")
+check(b is not None and all(s[1] != STALE for s in b[:-1]),
+      "pod b scraped without a stale marker across relists, token "
+      "rotation and reload")
 sys.exit(0 if ok else 1)
 PYEOF
 pass
