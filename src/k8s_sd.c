@@ -556,7 +556,11 @@ k8s_sd_watch_done_cb(const struct http_response *resp, void *arg)
 		k8s_sd_watch_watch(w);
 		return;
 	}
-	if (!ok && !w->broken) {
+	/* After an event we could not use, the store may have missed a
+	 * change: start again from a list. */
+	if (w->broken)
+		w->need_list = 1;
+	else if (!ok) {
 		err = k8s_sd_error_text(resp);
 		log_warn("kubernetes_sd: watch failed, retrying", "job=%s "
 		    "resource=%s namespace=%s err=%s", w->disc->sd->job,

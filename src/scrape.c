@@ -884,6 +884,19 @@ scrape_pool_sync(struct scrape_pool *pool)
 					continue;
 				}
 				if (old != NULL) {
+					/* Keep the running target but take the
+					 * fresh discovered labels (meta labels
+					 * may change without changing identity). */
+					struct arena a = old->strings;
+					struct labels l = old->labels;
+					struct labels dl = old->discovered;
+
+					old->strings = t->strings;
+					old->labels = t->labels;
+					old->discovered = t->discovered;
+					t->strings = a;
+					t->labels = l;
+					t->discovered = dl;
 					old->keep = 1;
 					scrape_target_free(t);
 					continue;
@@ -927,6 +940,10 @@ scrape_manager_set_targets(struct scrape_manager *sm, const char *job,
 	if (s != NULL) {
 		TAILQ_REMOVE(&pool->sources, s, entry);
 		scrape_source_free(s);
+	}
+	if (n == 0) {
+		scrape_pool_sync(pool);
+		return;
 	}
 	s = xcalloc(1, sizeof *s);
 	s->name = xstrdup(source);

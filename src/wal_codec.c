@@ -31,7 +31,7 @@ static const unsigned wal_vl_width[5] = { 6, 13, 20, 32, 64 };
 uint64_t
 wal_zz(int64_t v)
 {
-	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
 }
 
 int64_t

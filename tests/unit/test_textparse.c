@@ -118,7 +118,7 @@ test_basic_page(void **state)
 	    "1395066363000\n"
 	    "http_requests_total{code=\"400\",method=\"post\"} 3 "
 	    "1395066363000\n"
-	    "metric_without_timestamp_and_labels{} 12.470000000000001\n"
+	    "metric_without_timestamp_and_labels 12.470000000000001\n"
 	    "some:aggregate:rate5m{a_b=\"c\"} 1\n");
 
 	textparse_init(&p, page, strlen(page), TEXTPARSE_PROMTEXT);
@@ -243,7 +243,7 @@ test_label_syntax(void **state)
 	assert_parse(prom, "m { a = \"1\" , b= \"2\" , } 1\n",
 	    "m{a=\"1\",b=\"2\"} 1\n");
 	assert_parse(prom, "m{a=\"1\" b=\"2\"} 1\n", "m{a=\"1\",b=\"2\"} 1\n");
-	assert_parse(prom, "m{} 1\n", "m{} 1\n");
+	assert_parse(prom, "m{} 1\n", "m 1\n");
 	assert_parse(prom, "m{a=\"1\"}2\n", "m{a=\"1\"} 2\n");
 	assert_fails_at(prom, "m{a=\"1\",,b=\"2\"} 1\n", "1:9:");
 	assert_fails_at(prom, "m{1=\"1\"} 1\n", "1:3:");
@@ -289,7 +289,7 @@ test_values(void **state)
 	(void)state;
 	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
 		snprintf(page, sizeof page, "m %s\n", good[i][0]);
-		snprintf(want, sizeof want, "m{} %s\n", good[i][1]);
+		snprintf(want, sizeof want, "m %s\n", good[i][1]);
 		got = prom(page);
 		if (strcmp(got, want) != 0)
 			fail_msg("%s: got %s", good[i][0], got);
@@ -363,10 +363,10 @@ static void
 test_timestamps(void **state)
 {
 	(void)state;
-	assert_parse(prom, "m 1 0\n", "m{} 1 0\n");
+	assert_parse(prom, "m 1 0\n", "m 1 0\n");
 	assert_parse(prom, "m 1 9223372036854775807\n",
-	    "m{} 1 9223372036854775807\n");
-	assert_parse(prom, "m 1 123  \t\n", "m{} 1 123\n");
+	    "m 1 9223372036854775807\n");
+	assert_parse(prom, "m 1 123  \t\n", "m 1 123\n");
 	assert_fails_at(prom, "m 1 9223372036854775808\n", "1:5:");
 	assert_fails_at(prom, "m 1 -3\n", "1:5:");
 	assert_fails_at(prom, "m 1 +3\n", "1:5:");
@@ -410,7 +410,7 @@ test_utf8_and_nul(void **state)
 	assert_string_equal(got, "ERR 2:1: data does not end with # EOF");
 	free(got);
 	got = parse_page(nul_help, sizeof nul_help - 1, TEXTPARSE_PROMTEXT, 0);
-	assert_string_equal(got, "m{} 1\n");
+	assert_string_equal(got, "m 1\n");
 	free(got);
 	got = parse_page(nul_name, sizeof nul_name - 1, TEXTPARSE_PROMTEXT, 0);
 	assert_string_equal(got, "ERR 1:2: expected value after metric, "
@@ -438,11 +438,11 @@ test_page_ends(void **state)
 	size_t n;
 
 	(void)state;
-	assert_parse(prom, "m 1", "m{} 1\n");
+	assert_parse(prom, "m 1", "m 1\n");
 	assert_parse(prom, "m{a=\"1\"} 1 2", "m{a=\"1\"} 1 2\n");
 	assert_parse(prom, "m{a=\"x\ny\"} 1", "m{a=\"x\\ny\"} 1\n");
 	assert_parse(prom, "m{a=\"x\ny\"} 1\n", "m{a=\"x\\ny\"} 1\n");
-	assert_parse(prom, "# HELP \"x\ny\" z\nm 1", "m{} 1\n");
+	assert_parse(prom, "# HELP \"x\ny\" z\nm 1", "m 1\n");
 	assert_fails_at(prom, "m{a=\"1\"", "1:8:");
 	assert_fails_at(prom, "m{a=\"1", "1:7:");
 	assert_fails_at(prom, "m{a", "1:4:");
@@ -518,7 +518,7 @@ test_openmetrics(void **state)
 
 	(void)state;
 	assert_parse(om, page, "c_total{a=\"b\"} 17 1520879607789\n"
-	    "g_created{} 1\ng{} 2\n");
+	    "g_created 1\ng 2\n");
 	textparse_init(&p, page, strlen(page), TEXTPARSE_OPENMETRICS);
 	assert_int_equal(textparse_next(&p), TEXTPARSE_TYPE);
 	assert_int_equal(textparse_next(&p), TEXTPARSE_HELP);
@@ -556,7 +556,7 @@ test_openmetrics(void **state)
 	assert_true(textparse_value(&p) == 1520872607.123);
 
 	assert_parse(om, "# EOF", "");
-	assert_parse(om, "a 1\n# EOF", "a{} 1\n");
+	assert_parse(om, "a 1\n# EOF", "a 1\n");
 	assert_parse(om, "a{b=\"1\",} 1\n# EOF\n", "a{b=\"1\"} 1\n");
 	assert_fails_at(om, "", "1:1:");
 	assert_fails_at(om, "a 1\n", "2:1:");
@@ -575,8 +575,8 @@ test_openmetrics(void **state)
 	assert_fails_at(om, "a 1 # {b=\"c\"} 1 1 \n# EOF\n", "1:18:");
 	assert_fails_at(om, "a 1 # {\"b\"} 1\n# EOF\n", "1:11:");
 	/* Negative and fractional second timestamps are fine in OM. */
-	assert_parse(om, "a 1 -1.5\n# EOF\n", "a{} 1 -1500\n");
-	assert_parse(om, "a 1 1e30\n# EOF\n", "a{} 1 9223372036854775807\n");
+	assert_parse(om, "a 1 -1.5\n# EOF\n", "a 1 -1500\n");
+	assert_parse(om, "a 1 1e30\n# EOF\n", "a 1 9223372036854775807\n");
 }
 
 static void
