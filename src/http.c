@@ -188,8 +188,9 @@ http_client_free(struct http_client *c)
 
 	if (c == NULL)
 		return;
+	/* http_request_free() unlinks r before freeing it. */
 	while ((r = TAILQ_FIRST(&c->requests)) != NULL)
-		http_request_free(r);
+		http_request_free(r); /* NOLINT(clang-analyzer-unix.Malloc) */
 	curl_multi_cleanup(c->multi);
 	event_free(c->timer);
 	free(c);

@@ -360,6 +360,10 @@ labels_format(const struct labels *ls, struct buf *b)
 	size_t i;
 	int first = 1;
 
+	if (ls->n == 0) {
+		buf_puts(b, "{}");
+		return;
+	}
 	name = labels_get(ls, LSTR(LABELS_METRIC_NAME));
 	if (name != NULL)
 		buf_append(b, name->p, name->len);

@@ -418,19 +418,20 @@ wal_ckpt_valid(struct wal *w, const char *name, uint64_t size,
 	const uint8_t *body, *p;
 	uint64_t off, n;
 	uint32_t len;
-	int fd, rc, ok = 0;
+	int fd, ok = 0;
 
 	if ((fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;
 	wal_rfile_init(&rf);
 	wal_rfile_set(&rf, fd, WAL_HDR_SIZE, size);
-	while ((rc = wal_rfile_next(&rf, &off, &body, &len, 0)) == 1) {
+	while (wal_rfile_next(&rf, &off, &body, &len, 0) == 1) {
 		if (body[0] != WAL_REC_END)
 			continue;
 		p = body + 1;
 		ok = rf.off == size &&
 		    wal_get_varint(&p, body + len, &n) == 0;
-		*series = n;
+		if (ok)
+			*series = n;
 		break;
 	}
 	wal_rfile_free(&rf);
@@ -752,7 +753,7 @@ wal_log_series(struct wal *w, series_ref ref, const struct labels *ls)
 	if (!w->sb_open || w->npend == 0 ||
 	    w->pend[w->npend - 1].type != WAL_REC_SERIES ||
 	    w->pend[w->npend - 1].len > WAL_SERIES_REC_MAX) {
-		p = wal_pend_add(w, WAL_REC_SERIES);
+		(void)wal_pend_add(w, WAL_REC_SERIES);
 		wal_sbuild_begin(&w->sb, &w->praw);
 		w->sb_open = 1;
 	}
