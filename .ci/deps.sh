@@ -22,6 +22,10 @@ command -v kubectl >/dev/null 2>&1 || PKGS="$PKGS kubernetes-client"
 PKGS_PACKAGING="dpkg-dev debhelper fakeroot rpm lintian rpmlint systemd man-db
  adduser util-linux file"
 [ "${1:-}" = packaging ] && PKGS="$PKGS $PKGS_PACKAGING"
+# `sh .ci/deps.sh bench`: make bench (bench/run) runs VictoriaMetrics as the
+# receiver and vmagent as a peer; -p profiles with perf.
+PKGS_BENCH="victoria-metrics linux-perf"
+[ "${1:-}" = bench ] && PKGS="$PKGS $PKGS_BENCH"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -360,7 +360,7 @@ labels_format(const struct labels *ls, struct buf *b)
 	size_t i;
 	int first = 1;
 
-	if (ls->n == 0) {
+	if (ls->n == 0 || ls->v == NULL) {
 		buf_puts(b, "{}");
 		return;
 	}

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # PID_* are set by start() through eval
 # Bad and huge configs: `promlet check config` on every Prometheus config
 # test file (../shared/conformance/prometheus_config, when present) exits
 # 0 or 1 with a message, never by a signal or a sanitizer report; a config

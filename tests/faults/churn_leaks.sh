@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # PID_* are set by start() through eval
 # Resources under churn: file_sd targets come and go every half second,
 # series churn on every scrape, the config is reloaded (changed and
 # unchanged) every couple of seconds, and the receiver drops out for a

@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck disable=SC2154 # PID_* are set through eval
+# shellcheck disable=SC2154 # PID_* are set by start() through eval
 # The WAL directory on a small tmpfs: filled up (ENOSPC) while the
 # receiver is down, then freed. promlet must log the failure clearly,
 # count write errors, keep scraping (records wait in memory), recover by

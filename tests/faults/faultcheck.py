@@ -5,10 +5,10 @@
         /api/v1/targets: EXPECT is "up", or "down:REGEX" (lastError must
         match REGEX, case-insensitive). Prints one line per job.
     faultcheck.py series RECV_LOG NAME JOB [--min N] [--max-gap S]
-                  [--value V]
+                  [--value V [--tolerate K]]
         The receiver log must hold samples of series NAME{job=JOB}: at
         least N, consecutive timestamps at most S seconds apart, every
-        value equal to V when given; no timestamp twice.
+        value (but K) equal to V when given; no timestamp twice.
     faultcheck.py counter RECV_LOG NAME JOB --served N [--missing M]
                   [--allow-failed]
         A counter that counts its own scrapes: the values received must
@@ -105,7 +105,10 @@ def cmd_series(a):
         ok = False
     if a.value is not None:
         bad = [v for _, v in s if v != a.value]
-        if bad:
+        if bad and len(bad) <= a.tolerate:
+            print("note %s{job=%s}: %d samples != %g (tolerated)" %
+                  (a.name, a.job, len(bad), a.value))
+        elif bad:
             print("FAIL %s{job=%s}: %d samples != %g (e.g. %g)" %
                   (a.name, a.job, len(bad), a.value, bad[0]))
             ok = False
@@ -181,6 +184,7 @@ def main():
     p.add_argument("--min", type=int, default=1)
     p.add_argument("--max-gap", type=float, default=0)
     p.add_argument("--value", type=float)
+    p.add_argument("--tolerate", type=int, default=0)
     p = sub.add_parser("counter")
     p.add_argument("log")
     p.add_argument("name")

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # PID_* are set by start() through eval
 # Security basics: promlet runs as an unprivileged user (nobody, through
 # setpriv, when the test runs as root); the WAL directory it creates is
 # 0700 and every file in it 0600; secrets of the config (basic_auth
@@ -9,7 +10,6 @@
 . "$TOP_SRCDIR/tests/e2e/lib.sh"
 . "$TOP_SRCDIR/tests/helpers/rw.sh"
 rw_require
-FAULTS="$TOP_SRCDIR/tests/faults"
 ok=1
 
 # Run as nobody when we can; otherwise as whoever we are (still checks

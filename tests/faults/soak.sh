@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # PID_* are set by start() through eval
 # Soak: promlet for hours with target churn (file_sd), series churn,
 # config reloads and receiver outages, sampling RSS, open file
 # descriptors, WAL size and pending samples every minute into a CSV. In

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # PID_* are set by start() through eval
 # Scheduling under CPU starvation: promlet pinned to one CPU as SCHED_IDLE
 # (taskset + chrt -i), then a busy loop on that CPU for a few seconds.
 # Scrapes that start late are counted in promlet_scrapes_late_total; every
@@ -45,7 +46,6 @@ late() {
 	    awk '$1 == "promlet_scrapes_late_total" { print $2 }'
 }
 late0=$(late)
-hog_start=$(date +%s%3N)
 taskset -c "$CPU" $PY -c "
 import time
 end = time.time() + $HOG

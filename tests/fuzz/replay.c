@@ -3,10 +3,10 @@
  * (any compiler, with the sanitizers of --enable-sanitizers) runs them in
  * `make check`: every file in tests/fuzz/regressions/FUZZ_NAME/ (inputs
  * that once crashed) and tests/fuzz/corpus/FUZZ_NAME/ (hand-made seeds
- * where no conformance data fits), then the conformance seeds the target lists in
- * tests/fuzz/FUZZ_NAME.seeds (or, with no such file, the default seeds of
- * tests/fuzz/run that are files). A violated invariant traps, which fails
- * the test.
+ * where no conformance data fits), then the conformance seeds the target
+ * lists in tests/fuzz/FUZZ_NAME.seeds (or, with no such file, the default
+ * seeds of tests/fuzz/run that are files). A violated invariant aborts,
+ * which fails the test.
  *
  *	replay_X		the regressions and seeds
  *	replay_X FILE|DIR...	just these
