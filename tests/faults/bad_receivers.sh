@@ -15,7 +15,6 @@
 . "$TOP_SRCDIR/tests/e2e/lib.sh"
 . "$TOP_SRCDIR/tests/helpers/rw.sh"
 rw_require
-command -v openssl >/dev/null || skip "openssl CLI missing"
 FAULTS="$TOP_SRCDIR/tests/faults"
 # ASan keeps freed memory in a 256 MiB quarantine, which reads as growth
 # wherever promlet allocates a lot (TLS handshakes load the CA store each
@@ -40,10 +39,16 @@ script_of() {
 	esac
 }
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
-    -addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" \
-    -out "$T/cert.pem" >"$T/openssl.out" 2>&1 ||
-    fail "openssl: $(cat "$T/openssl.out")"
+if ! command -v openssl >/dev/null; then
+	echo "note: no openssl CLI: the tls case is left out"
+	CASES=$(echo " $CASES " | sed 's/ tls / /')
+fi
+case " $CASES " in *" tls "*)
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+	    -addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" \
+	    -out "$T/cert.pem" >"$T/openssl.out" 2>&1 ||
+	    fail "openssl: $(cat "$T/openssl.out")"
+esac
 
 pages=""
 eps="/elsewhere=$T/elsewhere.jsonl"
@@ -61,10 +66,14 @@ fake_targets_start "$T/targets.port" $pages
 fake_receiver_start receiver $eps
 MAIN_PORT=$RECV_PORT
 DOWN_PORT=$(free_port)
-start tlsrecv "$PY" "$HELPERS/fake_receiver.py" --port-file "$T/tls.port" \
-    --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" "/push/tls=$T/tls.jsonl"
-wait_for 10 test -s "$T/tls.port" || fail "TLS receiver did not start"
-TLS_PORT=$(cat "$T/tls.port")
+TLS_PORT=0
+case " $CASES " in *" tls "*)
+	start tlsrecv "$PY" "$HELPERS/fake_receiver.py" \
+	    --port-file "$T/tls.port" --tls-cert "$T/cert.pem" \
+	    --tls-key "$T/key.pem" "/push/tls=$T/tls.jsonl"
+	wait_for 10 test -s "$T/tls.port" || fail "TLS receiver did not start"
+	TLS_PORT=$(cat "$T/tls.port")
+esac
 
 url_of() {
 	case $1 in

@@ -45,6 +45,8 @@ remote_write:
   - url: http://127.0.0.1:$RPORT/push
     name: churn
     queue_config: {batch_send_deadline: 500ms, min_backoff: 100ms, max_backoff: 1s}
+    write_relabel_configs:
+      - {source_labels: [__name__], regex: 'up|counter', action: keep}
 scrape_configs:
   - job_name: counter
     static_configs: [{targets: ['127.0.0.1:$CPORT']}]
@@ -113,12 +115,19 @@ while [ "$(date +%s)" -lt "$end" ]; do
 	[ "$f" -gt "$fdmax" ] && fdmax=$f
 	r=$(rss)
 	[ "$r" -gt "$rssmax" ] && rssmax=$r
+	echo "$n $f $r" >>"$T/resources.txt"
 done
 rss2=$(rss)
 echo "rounds: $n, reloads: $((n / 4)); fds: $fd0 at start, max $fdmax"
 echo "RSS: $((rss1 / 1024)) MiB when the receiver came up, $((rss2 / 1024)) MiB at the end, max $((rssmax / 1024)) MiB"
-[ "$fdmax" -le $((fd0 + 40)) ] ||
-    { echo "FAIL file descriptors grew from $fd0 to $fdmax"; ok=0; }
+if [ "$fdmax" -gt $((fd0 + 40)) ]; then
+	echo "FAIL file descriptors grew from $fd0 to $fdmax; now:"
+	for l in /proc/"$P"/fd/*; do readlink "$l"; done |
+	    sed 's/:\[.*//; s|^/.*/|/.../|' | sort | uniq -c
+	echo "round fds rss_kib, every 50th:"
+	awk 'NR % 50 == 1' "$T/resources.txt"
+	ok=0
+fi
 grep -c 'configuration reloaded' "$T/promlet.log" | sed 's/^/reloads logged: /'
 grep -q 'configuration reloaded' "$T/promlet.log" ||
     { echo "FAIL no reload happened"; ok=0; }
