@@ -2108,7 +2108,7 @@ config_k8s_finish(struct config_ctx *ctx, struct config_k8s_parse *kp,
 	struct config_k8s_sd *sd = kp->sd;
 	struct config_k8s_sel_parse *sp;
 	const struct ynode *at;
-	enum config_k8s_role role, srole;
+	enum config_k8s_role role = 0, srole = 0;
 	const char *why, *list;
 	char *bad, *q;
 	size_t i, j, len;
