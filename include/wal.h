@@ -230,7 +230,9 @@ int		 wal_reader_next(struct wal_reader *, struct wal_record *,
 		    size_t max_samples);
 /*
  * Everything before pos (exclusive) was delivered. Positions at or before
- * the current cursor are ignored (acks only move forward).
+ * the current cursor are ignored (acks only move forward). The cursor file
+ * follows at the next sync tick, so a crash resends at most one sync
+ * interval of acked samples; a clean close persists it exactly.
  */
 void		 wal_reader_ack(struct wal_reader *, const struct wal_pos *);
 /*

@@ -1142,10 +1142,18 @@ wal_cslot_update(struct wal *w, struct wal_cslot *slot,
 	slot->pos = *pos;
 	slot->seq = seq;
 	slot->gen++;
-	if (closing)
+	/*
+	 * A cursor is persisted with two fsyncs; doing that after every send
+	 * cost more CPU than scraping. Once a sync interval is enough: after a
+	 * crash at most that much is sent again, and receivers take repeated
+	 * samples. A closing reader is persisted at once.
+	 */
+	if (closing) {
 		slot->closing = 1;
-	w->bg.cursor_work = 1;
-	pthread_cond_signal(&w->bg.cv);
+		w->bg.cursor_work = 1;
+		pthread_cond_signal(&w->bg.cv);
+	} else
+		w->bg.cursor_dirty = 1;
 	pthread_mutex_unlock(&w->bg.mu);
 }
 

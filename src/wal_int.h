@@ -257,7 +257,8 @@ struct wal_bg {
 	int			 dir_dirty;
 	int			 sync_failed;	/* atomic */
 	struct wal_cslot	*slots;
-	int			 cursor_work;
+	int			 cursor_work;	/* write now: a reader closes */
+	int			 cursor_dirty;	/* write at the next tick */
 	struct wal_job		 job;
 	char			**unlinks;
 	size_t			 nunlinks;

@@ -416,6 +416,7 @@ wal_bg_cursors(struct wal_bg *bg)
 	int again = 1;
 
 	bg->cursor_work = 0;
+	bg->cursor_dirty = 0;
 	while (again) {
 		again = 0;
 		for (sp = &bg->slots; (s = *sp) != NULL;) {
@@ -499,6 +500,8 @@ wal_bg_main(void *arg)
 		if (bg->stop || wal_mono() >= next) {
 			wal_bg_sync(bg);
 			next = wal_mono() + (double)bg->interval_ms / 1000;
+			if (bg->cursor_dirty)
+				bg->cursor_work = 1;
 		}
 		if (bg->cursor_work)
 			wal_bg_cursors(bg);
