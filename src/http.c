@@ -42,12 +42,21 @@ struct http_request {
 
 TAILQ_HEAD(http_requests, http_request);
 
+/*
+ * Finished easy handles are reset and kept for the next request: making
+ * one costs more than a scrape of a small page spends in curl otherwise.
+ * curl_easy_reset() keeps only caches (DNS, TLS sessions), never options.
+ */
+#define HTTP_IDLE_MAX	64
+
 struct http_client {
 	struct event_base	*base;
 	CURLM			*multi;
 	struct event		*timer;
 	struct http_requests	 requests;
 	size_t			 active;
+	CURL			*idle[HTTP_IDLE_MAX];
+	size_t			 nidle;
 };
 
 /* Per-socket state curl hands back to us through curl_multi_assign(). */
@@ -171,7 +180,11 @@ http_request_free(struct http_request *r)
 	TAILQ_REMOVE(&c->requests, r, entry);
 	c->active--;
 	curl_multi_remove_handle(c->multi, r->easy);
-	curl_easy_cleanup(r->easy);
+	if (c->nidle < HTTP_IDLE_MAX) {
+		curl_easy_reset(r->easy);
+		c->idle[c->nidle++] = r->easy;
+	} else
+		curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	buf_free(&r->body);
 	if (r->userpwd != NULL) {
@@ -191,6 +204,8 @@ http_client_free(struct http_client *c)
 	/* http_request_free() unlinks r before freeing it. */
 	while ((r = TAILQ_FIRST(&c->requests)) != NULL)
 		http_request_free(r); /* NOLINT(clang-analyzer-unix.Malloc) */
+	while (c->nidle > 0)
+		curl_easy_cleanup(c->idle[--c->nidle]);
 	curl_multi_cleanup(c->multi);
 	event_free(c->timer);
 	free(c);
@@ -383,7 +398,9 @@ http_request_start(struct http_client *c, const struct http_request_opts *o,
 	r->max_body = o->max_body;
 	r->on_data = o->on_data;
 	buf_init(&r->body);
-	if ((e = r->easy = curl_easy_init()) == NULL)
+	if (c->nidle > 0)
+		e = r->easy = c->idle[--c->nidle];
+	else if ((e = r->easy = curl_easy_init()) == NULL)
 		fatalx("curl_easy_init failed", NULL);
 	curl_easy_setopt(e, CURLOPT_URL, o->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
