@@ -50,9 +50,11 @@ static const char *rw_drop_names[RW_DROP_COUNT] = {
 };
 
 /* Per-ref state: the encoded labels, or why the series is not sent. */
+/* 16 bytes and 4 a label: the labels live once in rw->pairs. */
 struct rw_series {
-	char		*enc;
-	uint32_t	 len;
+	uint32_t	*ids;		/* rw->pairs, in label order */
+	uint32_t	 len;		/* bytes of the encoded labels */
+	uint16_t	 n;
 	uint8_t		 known;
 	uint8_t		 drop;		/* 0 = send, else reason + 1, or relabeled */
 };
@@ -79,6 +81,13 @@ struct rw_shard {
 
 	int			 busy;		/* front batch in flight */
 	struct buf		 body;		/* its compressed form */
+	/*
+	 * A sent batch's buffer waits here for the next batch. Without it
+	 * every slot of the ring would keep a buffer of max_samples_per_send
+	 * samples for good, although only the front one or two are in use
+	 * unless the receiver falls behind.
+	 */
+	struct buf		 spare;
 	struct http_request	*req;
 	struct event		*timer;		/* deadline or backoff */
 	int			 backing_off;
@@ -101,6 +110,7 @@ struct remote_write {
 
 	struct rw_series			*series;
 	size_t					 nseries;
+	struct rw_pairs				*pairs;
 	struct rw_shard				*shards;
 	size_t					 nshards;
 	size_t					 shard_capacity;
@@ -126,7 +136,6 @@ struct remote_write {
 
 	struct labels				 ls;
 	struct arena				 arena;
-	struct buf				 enc;
 
 	/* Self-metrics. */
 	uint64_t				 samples_sent;
@@ -192,9 +201,13 @@ rw_series_slot(struct remote_write *rw, series_ref ref)
 }
 
 static void
-rw_series_clear(struct rw_series *s)
+rw_series_clear(struct remote_write *rw, struct rw_series *s)
 {
-	free(s->enc);
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		rw_pairs_release(rw->pairs, s->ids[i]);
+	free(s->ids);
 	memset(s, 0, sizeof *s);
 }
 
@@ -211,7 +224,7 @@ rw_series_define(struct remote_write *rw, series_ref ref,
 	size_t i;
 	int reason = -1;
 
-	rw_series_clear(s);
+	rw_series_clear(rw, s);
 	s->known = 1;
 	labels_copy(&rw->ls, wal_labels);
 	arena_reset(&rw->arena);
@@ -252,10 +265,17 @@ rw_series_define(struct remote_write *rw, series_ref ref,
 		buf_free(&text);
 		return;
 	}
-	buf_reset(&rw->enc);
-	rw_encode_labels(&rw->ls, &rw->enc);
-	s->enc = xmemdup(rw->enc.data, rw->enc.len);
-	s->len = (uint32_t)rw->enc.len;
+	/* A series may keep at most UINT16_MAX labels; the WAL has fewer. */
+	s->n = (uint16_t)(rw->ls.n < UINT16_MAX ? rw->ls.n : UINT16_MAX);
+	s->ids = xreallocarray(NULL, s->n, sizeof *s->ids);
+	for (i = 0; i < s->n; i++) {
+		size_t len;
+
+		s->ids[i] = rw_pairs_intern(rw->pairs, rw->ls.v[i].name,
+		    rw->ls.v[i].value);
+		(void)rw_pairs_get(rw->pairs, s->ids[i], &len);
+		s->len += (uint32_t)len;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,6 +314,10 @@ rw_shard_tail(struct rw_shard *sh, const struct wal_pos *pos)
 	}
 	b = rw_batch_at(sh, sh->count);
 	sh->count++;
+	if (b->req.cap == 0) {
+		b->req = sh->spare;
+		buf_init(&sh->spare);
+	}
 	buf_reset(&b->req);
 	b->n = 0;
 	b->first = *pos;
@@ -309,7 +333,8 @@ rw_shard_push(struct rw_shard *sh, const struct rw_series *s,
 {
 	struct rw_batch *b = rw_shard_tail(sh, pos);
 
-	rw_encode_sample(&b->req, s->enc, s->len, smp->v, smp->t_ms);
+	rw_encode_sample_pairs(&b->req, sh->rw->pairs, s->ids, s->n, s->len,
+	    smp->v, smp->t_ms);
 	b->n++;
 	if (smp->t_ms > b->max_ts)
 		b->max_ts = smp->t_ms;
@@ -343,7 +368,11 @@ rw_shard_pop(struct rw_shard *sh)
 	struct rw_batch *b = rw_batch_at(sh, 0);
 
 	sh->queued -= b->n;
-	buf_reset(&b->req);
+	if (sh->spare.cap == 0) {
+		sh->spare = b->req;
+		buf_init(&b->req);
+	} else
+		buf_free(&b->req);
 	b->n = 0;
 	sh->head = (sh->head + 1) % sh->cap;
 	sh->count--;
@@ -647,6 +676,7 @@ rw_shards_free(struct remote_write *rw)
 			buf_free(&sh->b[k].req);
 		free(sh->b);
 		buf_free(&sh->body);
+		buf_free(&sh->spare);
 	}
 	free(rw->shards);
 	rw->shards = NULL;
@@ -763,7 +793,7 @@ rw_read(struct remote_write *rw)
 		case WAL_RECORD_DROP:
 			for (i = 0; i < rec.nrefs; i++) {
 				if (rec.refs[i] < rw->nseries)
-					rw_series_clear(
+					rw_series_clear(rw,
 					    &rw->series[rec.refs[i]]);
 			}
 			break;
@@ -845,7 +875,7 @@ remote_write_create(struct event_base *base, struct http_client *http,
 		rw->url = xstrdup(rwc->url);
 	rw->hash = config_remote_write_hash(rwc);
 	labels_init(&rw->ls);
-	buf_init(&rw->enc);
+	rw->pairs = rw_pairs_new();
 	rw->highest_sent_ts = rw->highest_read_ts = 0;
 
 	if (rwc->azuread.method != AZUREAD_NONE) {
@@ -882,15 +912,15 @@ remote_write_free(struct remote_write *rw)
 	if (rw->reshard_ev != NULL)
 		event_free(rw->reshard_ev);
 	for (i = 0; i < rw->nseries; i++)
-		free(rw->series[i].enc);
+		free(rw->series[i].ids);
 	free(rw->series);
+	rw_pairs_free(rw->pairs);
 	if (rw->read_ev != NULL)
 		event_free(rw->read_ev);
 	wal_reader_close(rw->reader);
 	azuread_free(rw->aad);
 	labels_free(&rw->ls);
 	arena_free(&rw->arena);
-	buf_free(&rw->enc);
 	free(rw->name);
 	free(rw->url);
 	free(rw);

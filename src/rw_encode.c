@@ -1,9 +1,11 @@
 /* Hand-rolled protobuf encoding of remote write 1.0 requests. */
 #include <snappy-c.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "rw_encode.h"
+#include "xmalloc.h"
 
 /* Protobuf wire types. */
 #define RW_WT_VARINT	0
@@ -48,23 +50,30 @@ rw_encode_labels(const struct labels *ls, struct buf *out)
 	}
 }
 
-void
-rw_encode_sample(struct buf *req, const void *labels, size_t len,
-    double value, int64_t ts_ms)
+/* The TimeSeries header; the caller appends len bytes of labels, then
+ * rw_encode_sample_tail() the sample. */
+static size_t
+rw_encode_sample_head(struct buf *req, size_t len, int64_t ts_ms)
 {
 	size_t sample_len, ts_len;
+
+	sample_len = 1 + 8 + 1 + rw_varint_len((uint64_t)ts_ms);
+	ts_len = len + 1 + rw_varint_len(sample_len) + sample_len;
+	buf_reserve(req, 1 + 10 + ts_len);
+	buf_putc(req, (char)RW_TAG(1, RW_WT_LEN));
+	buf_put_varint(req, ts_len);
+	return sample_len;
+}
+
+static void
+rw_encode_sample_tail(struct buf *req, size_t sample_len, double value,
+    int64_t ts_ms)
+{
 	uint64_t bits;
 
 	/* A zero timestamp is still written: proto3 would elide it, but the
 	 * decoder reads both forms the same and this keeps the code flat. */
 	memcpy(&bits, &value, sizeof bits);
-	sample_len = 1 + 8 + 1 + rw_varint_len((uint64_t)ts_ms);
-	ts_len = len + 1 + rw_varint_len(sample_len) + sample_len;
-
-	buf_reserve(req, 1 + 10 + ts_len);
-	buf_putc(req, (char)RW_TAG(1, RW_WT_LEN));
-	buf_put_varint(req, ts_len);
-	buf_append(req, labels, len);
 	buf_putc(req, (char)RW_TAG(2, RW_WT_LEN));
 	buf_put_varint(req, sample_len);
 	buf_putc(req, (char)RW_TAG(1, RW_WT_FIXED64));
@@ -78,6 +87,198 @@ rw_encode_sample(struct buf *req, const void *labels, size_t len,
 	}
 	buf_putc(req, (char)RW_TAG(2, RW_WT_VARINT));
 	buf_put_varint(req, (uint64_t)ts_ms);
+}
+
+void
+rw_encode_sample(struct buf *req, const void *labels, size_t len,
+    double value, int64_t ts_ms)
+{
+	size_t sample_len = rw_encode_sample_head(req, len, ts_ms);
+
+	buf_append(req, labels, len);
+	rw_encode_sample_tail(req, sample_len, value, ts_ms);
+}
+
+/* ---- interned label pairs -------------------------------------------- */
+
+struct rw_pair {
+	uint64_t	 hash;
+	char		*enc;		/* NULL: free slot, next free in refs */
+	uint32_t	 len;
+	uint32_t	 refs;
+};
+
+struct rw_pairs {
+	struct rw_pair	*v;
+	size_t		 nv;
+	size_t		 cap;
+	uint32_t	 free_id;	/* UINT32_MAX: none */
+	size_t		 live;
+	uint32_t	*index;		/* id + 1; 0 empty */
+	size_t		 index_cap;	/* power of two */
+};
+
+#define RW_PAIRS_NONE	UINT32_MAX
+
+struct rw_pairs *
+rw_pairs_new(void)
+{
+	struct rw_pairs *p = xcalloc(1, sizeof *p);
+
+	p->free_id = RW_PAIRS_NONE;
+	p->index_cap = 256;
+	p->index = xcalloc(p->index_cap, sizeof *p->index);
+	return p;
+}
+
+void
+rw_pairs_free(struct rw_pairs *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nv; i++)
+		free(p->v[i].enc);
+	free(p->v);
+	free(p->index);
+	free(p);
+}
+
+size_t
+rw_pairs_count(const struct rw_pairs *p)
+{
+	return p->live;
+}
+
+const char *
+rw_pairs_get(const struct rw_pairs *p, uint32_t id, size_t *len)
+{
+	*len = p->v[id].len;
+	return p->v[id].enc;
+}
+
+static void
+rw_pairs_index_put(uint32_t *index, size_t cap, uint64_t hash, uint32_t id)
+{
+	size_t i = (size_t)hash & (cap - 1);
+
+	while (index[i] != 0)
+		i = (i + 1) & (cap - 1);
+	index[i] = id + 1;
+}
+
+static void
+rw_pairs_grow(struct rw_pairs *p)
+{
+	size_t i, ncap = p->index_cap * 2;
+	uint32_t *ni = xcalloc(ncap, sizeof *ni);
+
+	for (i = 0; i < p->index_cap; i++) {
+		if (p->index[i] != 0)
+			rw_pairs_index_put(ni, ncap,
+			    p->v[p->index[i] - 1].hash, p->index[i] - 1);
+	}
+	free(p->index);
+	p->index = ni;
+	p->index_cap = ncap;
+}
+
+uint32_t
+rw_pairs_intern(struct rw_pairs *p, struct lstr name, struct lstr value)
+{
+	struct buf b = BUF_INIT;
+	struct rw_pair *e;
+	uint64_t h;
+	size_t i, len;
+	uint32_t id;
+
+	len = 1 + rw_varint_len(name.len) + name.len + 1 +
+	    rw_varint_len(value.len) + value.len;
+	buf_reserve(&b, 1 + 10 + len);
+	buf_putc(&b, (char)RW_TAG(1, RW_WT_LEN));
+	buf_put_varint(&b, len);
+	rw_put_string(&b, 1, name);
+	rw_put_string(&b, 2, value);
+	h = hash_bytes(b.data, b.len, 0);
+
+	for (i = (size_t)h & (p->index_cap - 1); p->index[i] != 0;
+	    i = (i + 1) & (p->index_cap - 1)) {
+		e = &p->v[p->index[i] - 1];
+		if (e->hash == h && e->len == b.len &&
+		    memcmp(e->enc, b.data, b.len) == 0) {
+			e->refs++;
+			buf_free(&b);
+			return p->index[i] - 1;
+		}
+	}
+	if (p->free_id != RW_PAIRS_NONE) {
+		id = p->free_id;
+		p->free_id = p->v[id].refs;
+	} else {
+		if (p->nv == p->cap) {
+			p->cap = p->cap == 0 ? 256 : p->cap * 2;
+			p->v = xreallocarray(p->v, p->cap, sizeof *p->v);
+		}
+		id = (uint32_t)p->nv++;
+	}
+	e = &p->v[id];
+	e->hash = h;
+	e->len = (uint32_t)b.len;
+	e->enc = xmemdup(b.data, b.len);
+	e->refs = 1;
+	buf_free(&b);
+	p->live++;
+	/* Load factor at most one half: probes stay short. */
+	if (p->live * 2 > p->index_cap)
+		rw_pairs_grow(p);
+	rw_pairs_index_put(p->index, p->index_cap, h, id);
+	return id;
+}
+
+void
+rw_pairs_release(struct rw_pairs *p, uint32_t id)
+{
+	struct rw_pair *e = &p->v[id];
+	size_t i, j, k, mask = p->index_cap - 1;
+
+	if (--e->refs > 0)
+		return;
+	for (i = (size_t)e->hash & mask; p->index[i] != id + 1;
+	    i = (i + 1) & mask)
+		;
+	/*
+	 * Backward-shift deletion: move up any entry of the run after i
+	 * whose home slot does not lie in (i, j], so that no lookup ever
+	 * stops early at the hole.
+	 */
+	p->index[i] = 0;
+	for (j = (i + 1) & mask; p->index[j] != 0; j = (j + 1) & mask) {
+		k = (size_t)p->v[p->index[j] - 1].hash & mask;
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		p->index[i] = p->index[j];
+		p->index[j] = 0;
+		i = j;
+	}
+	free(e->enc);
+	e->enc = NULL;
+	e->len = 0;
+	e->refs = p->free_id;
+	p->free_id = id;
+	p->live--;
+}
+
+void
+rw_encode_sample_pairs(struct buf *req, const struct rw_pairs *p,
+    const uint32_t *ids, size_t n, size_t labels_len, double value,
+    int64_t ts_ms)
+{
+	size_t i, sample_len = rw_encode_sample_head(req, labels_len, ts_ms);
+
+	for (i = 0; i < n; i++)
+		buf_append(req, p->v[ids[i]].enc, p->v[ids[i]].len);
+	rw_encode_sample_tail(req, sample_len, value, ts_ms);
 }
 
 int

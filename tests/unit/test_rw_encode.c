@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <snappy-c.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -111,6 +112,107 @@ test_snappy_block_roundtrip(void **state)
 	buf_free(&out);
 }
 
+/* Pairs give byte-for-byte the TimeSeries rw_encode_sample() writes. */
+static void
+test_pairs_encode_like_labels(void **state)
+{
+	struct labels ls = LABELS_INIT;
+	struct buf enc = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
+	struct rw_pairs *p = rw_pairs_new();
+	uint32_t ids[3];
+	size_t i, len, total = 0;
+	char big[300];
+
+	(void)state;
+	memset(big, 'v', sizeof big);
+	labels_set(&ls, LSTR("__name__"), LSTR("http_requests_total"));
+	labels_set(&ls, LSTR("job"), LSTR("api"));
+	labels_set(&ls, LSTR("path"), (struct lstr){ big, sizeof big });
+	rw_encode_labels(&ls, &enc);
+	rw_encode_sample(&a, enc.data, enc.len, 42.5, 1700000000000LL);
+	for (i = 0; i < ls.n; i++) {
+		ids[i] = rw_pairs_intern(p, ls.v[i].name, ls.v[i].value);
+		(void)rw_pairs_get(p, ids[i], &len);
+		total += len;
+	}
+	assert_int_equal(total, enc.len);
+	rw_encode_sample_pairs(&b, p, ids, ls.n, total, 42.5, 1700000000000LL);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.data, b.data, a.len);
+	labels_free(&ls);
+	buf_free(&enc);
+	buf_free(&a);
+	buf_free(&b);
+	rw_pairs_free(p);
+}
+
+/*
+ * Interning against a model under churn: equal pairs share an id while
+ * held, every held id still reads back its own pair after other pairs
+ * were released (deletion keeps probe runs intact), and the last release
+ * frees the pair.
+ */
+static void
+test_pairs_refcount_and_churn(void **state)
+{
+	enum { N = 3000, ROUNDS = 20000 };
+	static uint32_t held[N];
+	static unsigned refs[N];
+	struct rw_pairs *p = rw_pairs_new();
+	struct buf want = BUF_INIT;
+	struct labels one = LABELS_INIT;
+	char v[32];
+	const char *got;
+	size_t len, live = 0;
+	unsigned x = 12345, k, r;
+	uint32_t id;
+
+	(void)state;
+	for (r = 0; r < ROUNDS; r++) {
+		x = x * 1103515245u + 12345u;
+		k = (x >> 8) % N;
+		snprintf(v, sizeof v, "value-%u", k);
+		if ((x >> 4) % 3 != 0 || refs[k] == 0) {
+			id = rw_pairs_intern(p, LSTR("pod"),
+			    (struct lstr){ v, strlen(v) });
+			if (refs[k] > 0)
+				assert_int_equal(id, held[k]);
+			else
+				live++;
+			held[k] = id;
+			refs[k]++;
+		} else {
+			rw_pairs_release(p, held[k]);
+			if (--refs[k] == 0)
+				live--;
+		}
+		assert_int_equal(rw_pairs_count(p), live);
+	}
+	for (k = 0; k < N; k++) {
+		if (refs[k] == 0)
+			continue;
+		snprintf(v, sizeof v, "value-%u", k);
+		labels_reset(&one);
+		labels_set(&one, LSTR("pod"), (struct lstr){ v, strlen(v) });
+		buf_reset(&want);
+		rw_encode_labels(&one, &want);
+		got = rw_pairs_get(p, held[k], &len);
+		assert_int_equal(len, want.len);
+		assert_memory_equal(got, want.data, len);
+		/* Looking it up again finds the same entry. */
+		id = rw_pairs_intern(p, LSTR("pod"),
+		    (struct lstr){ v, strlen(v) });
+		assert_int_equal(id, held[k]);
+		rw_pairs_release(p, id);
+		while (refs[k]-- > 0)
+			rw_pairs_release(p, held[k]);
+	}
+	assert_int_equal(rw_pairs_count(p), 0);
+	labels_free(&one);
+	buf_free(&want);
+	rw_pairs_free(p);
+}
+
 int
 main(void)
 {
@@ -118,6 +220,8 @@ main(void)
 		cmocka_unit_test(test_decodes_as_write_request),
 		cmocka_unit_test(test_long_labels_need_multibyte_lengths),
 		cmocka_unit_test(test_snappy_block_roundtrip),
+		cmocka_unit_test(test_pairs_encode_like_labels),
+		cmocka_unit_test(test_pairs_refcount_and_churn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
