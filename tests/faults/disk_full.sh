@@ -90,6 +90,10 @@ wait_until 30 $CHK metric "http://$WEB/metrics" \
     { echo "FAIL samples still pending 30 s after recovery"; ok=0; }
 $CHK metric "http://$WEB/metrics" promlet_wal_samples_dropped_total \
     --max 0 || ok=0
+# Targets first, so that no scrape is in flight when promlet stops (it
+# would be cancelled: served, never stored); then a scrape timeout's wait.
+fake_targets_stop
+sleep 1
 kill -INT "$PID_promlet"
 wait "$PID_promlet"
 rc=$?
@@ -121,6 +125,6 @@ else
 fi
 echo "scrapes: $s1 before space returned, $served in all"
 $CHK counter "$T/recv.jsonl" counter disk --served "$served" \
-    --allow-failed || ok=0
+    --allow-failed --failed-before "$TARGETS_STOPPED_MS" || ok=0
 [ "$ok" = 1 ] || fail "disk full"
 pass

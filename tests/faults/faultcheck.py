@@ -14,7 +14,9 @@
         A counter that counts its own scrapes: the values received must
         be 0..N-1 with at most M missing (default 0), each at most once.
         With --allow-failed, scrapes promlet gave up on (up=0 received,
-        e.g. a timeout on a busy machine) may be missing too.
+        e.g. a timeout on a busy machine) may be missing too; with
+        --failed-before MS only those that started before MS (when the
+        target was stopped: later ones cannot have been served).
     faultcheck.py metric METRICS_URL NAME [--min V] [--max V]
         Sum of every sample of NAME on a /metrics page within bounds.
     faultcheck.py gaps TARGET_LOG [--target I] [--max-gap S] [--min N]
@@ -126,8 +128,9 @@ def cmd_counter(a):
     extra = sorted(set(vals) - set(range(a.served)))
     failed = 0
     if a.allow_failed:
-        failed = sum(1 for _, v in load_samples(a.log, "up", a.job)
-                     if v == 0)
+        failed = sum(1 for t, v in load_samples(a.log, "up", a.job)
+                     if v == 0 and (a.failed_before is None or
+                                    t < a.failed_before))
     ok = dup == 0 and len(missing) <= a.missing + failed and not extra
     print("%s %s{job=%s}: served %d, received %d, missing %d%s, "
           "failed scrapes %d, duplicates %d, unexpected %s" %
@@ -192,6 +195,7 @@ def main():
     p.add_argument("--served", type=int, required=True)
     p.add_argument("--missing", type=int, default=0)
     p.add_argument("--allow-failed", action="store_true")
+    p.add_argument("--failed-before", type=int)
     p = sub.add_parser("metric")
     p.add_argument("url")
     p.add_argument("name")

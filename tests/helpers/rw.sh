@@ -63,6 +63,19 @@ fake_receiver_start() {
 	RECV_PORT=$(cat "$T/$_name.port")
 }
 
+# fake_targets_stop: stop fake_target.py and set TARGETS_STOPPED_MS to
+# the moment it was gone. Stop the targets before the sender when every
+# served value must arrive: a scrape still in flight when the sender
+# stops is cancelled, so its value was served (logged) but never stored.
+# With the target gone first (then a scrape timeout's wait), every
+# logged value was either stored or its scrape failed (up=0) before
+# TARGETS_STOPPED_MS; scrapes that start later cannot have been served.
+fake_targets_stop() {
+	kill "$PID_fake_target" 2>/dev/null
+	wait "$PID_fake_target" 2>/dev/null
+	TARGETS_STOPPED_MS=$(now_ms)
+}
+
 # scrapes_served INDEX: how many scrapes fake target INDEX answered.
 scrapes_served() {
 	grep -c "\"target\": $1}" "$T/targets.jsonl"
