@@ -30,6 +30,14 @@ void	 buf_printf(struct buf *, const char *, ...)
 void	 buf_vprintf(struct buf *, const char *, va_list)
 	    __attribute__((format(printf, 2, 0)));
 void	 buf_put_varint(struct buf *, uint64_t);
+/*
+ * A JSON string literal of n bytes of s. Bytes that are not valid UTF-8
+ * become U+FFFD, so text from peers (parse errors quote page bytes) never
+ * makes the document invalid.
+ */
+void	 buf_put_json_string(struct buf *, const char *s, size_t n);
+/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
+size_t	 utf8_seq_len(const unsigned char *p, size_t n);
 char	*buf_steal(struct buf *);
 
 #endif

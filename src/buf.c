@@ -120,3 +120,60 @@ buf_steal(struct buf *b)
 	buf_init(b);
 	return p;
 }
+
+size_t
+utf8_seq_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	/* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) ||
+	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
+		return 0;
+	return len;
+}
+
+void
+buf_put_json_string(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, len;
+
+	buf_putc(b, '"');
+	while (i < n) {
+		unsigned char c = p[i];
+
+		if (c == '"' || c == '\\') {
+			buf_putc(b, '\\');
+			buf_putc(b, (char)c);
+			i++;
+		} else if (c < 0x20) {
+			buf_printf(b, "\\u%04x", c);
+			i++;
+		} else if ((len = utf8_seq_len(p + i, n - i)) == 0) {
+			buf_puts(b, "\xef\xbf\xbd");
+			i++;
+		} else {
+			buf_append(b, p + i, len);
+			i += len;
+		}
+	}
+	buf_putc(b, '"');
+}

@@ -424,39 +424,12 @@ int
 labels_valid_utf8(struct lstr s)
 {
 	const unsigned char *p = (const unsigned char *)s.p;
-	size_t i = 0, n = s.len;
+	size_t i = 0, len;
 
-	while (i < n) {
-		unsigned char c = p[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			if (i + 1 >= n || (p[i + 1] & 0xc0) != 0x80)
-				return 0;
-			i += 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			if (i + 2 >= n || (p[i + 1] & 0xc0) != 0x80 ||
-			    (p[i + 2] & 0xc0) != 0x80)
-				return 0;
-			if (c == 0xe0 && p[i + 1] < 0xa0)
-				return 0;
-			if (c == 0xed && p[i + 1] >= 0xa0)
-				return 0;
-			i += 3;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			if (i + 3 >= n || (p[i + 1] & 0xc0) != 0x80 ||
-			    (p[i + 2] & 0xc0) != 0x80 ||
-			    (p[i + 3] & 0xc0) != 0x80)
-				return 0;
-			if (c == 0xf0 && p[i + 1] < 0x90)
-				return 0;
-			if (c == 0xf4 && p[i + 1] >= 0x90)
-				return 0;
-			i += 4;
-		} else
+	while (i < s.len) {
+		if ((len = utf8_seq_len(p + i, s.len - i)) == 0)
 			return 0;
+		i += len;
 	}
 	return 1;
 }

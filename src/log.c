@@ -101,32 +101,13 @@ log_put_logfmt_value(struct buf *b, const char *s, size_t n)
 }
 
 static void
-log_put_json_string(struct buf *b, const char *s, size_t n)
-{
-	size_t i;
-
-	buf_putc(b, '"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			buf_putc(b, '\\');
-			buf_putc(b, (char)c);
-		} else if (c < ' ')
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_putc(b, (char)c);
-	}
-	buf_putc(b, '"');
-}
-
-static void
 log_put_pair(struct buf *b, const char *k, size_t kn, const char *v, size_t vn)
 {
 	if (log_format == LOG_FORMAT_JSON) {
 		buf_putc(b, ',');
-		log_put_json_string(b, k, kn);
+		buf_put_json_string(b, k, kn);
 		buf_putc(b, ':');
-		log_put_json_string(b, v, vn);
+		buf_put_json_string(b, v, vn);
 	} else {
 		buf_putc(b, ' ');
 		buf_append(b, k, kn);
@@ -247,7 +228,7 @@ log_vmsg(enum log_level level, const char *msg, const char *fmt, va_list ap)
 		buf_puts(&b, ts);
 		buf_printf(&b, "\",\"level\":\"%s\",\"msg\":",
 		    log_level_names[level]);
-		log_put_json_string(&b, msg, strlen(msg));
+		buf_put_json_string(&b, msg, strlen(msg));
 	} else {
 		buf_printf(&b, "ts=%s level=%s msg=", ts, log_level_names[level]);
 		log_put_logfmt_value(&b, msg, strlen(msg));

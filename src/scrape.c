@@ -676,14 +676,18 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
 	char timeout_hdr[64];
 	const char *headers[3];
 
-	t->start_ms = scrape_now_ms();
-	/* A scrape still running when the next is due: skip one round. */
+	/*
+	 * A scrape still running when the next is due: skip one round. Its
+	 * start time stays: up and scrape_duration_seconds are stamped with
+	 * it when it ends.
+	 */
 	if (t->req != NULL) {
 		t->late++;
 		sm->late_total++;
 		scrape_target_schedule(t);
 		return;
 	}
+	t->start_ms = scrape_now_ms();
 	if (t->start_ms - t->next_ms > sc->scrape_interval_ms / 10 &&
 	    t->scrapes != 0) {
 		t->late++;
@@ -1188,25 +1192,6 @@ scrape_manager_write_metrics(struct scrape_manager *sm, struct buf *b)
 }
 
 static void
-scrape_json_string(struct buf *b, const char *s, size_t n)
-{
-	size_t i;
-
-	buf_putc(b, '"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			buf_putc(b, '\\');
-			buf_putc(b, (char)c);
-		} else if (c < 0x20)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_putc(b, (char)c);
-	}
-	buf_putc(b, '"');
-}
-
-static void
 scrape_json_labels(struct buf *b, const struct labels *ls)
 {
 	size_t i;
@@ -1215,9 +1200,9 @@ scrape_json_labels(struct buf *b, const struct labels *ls)
 	for (i = 0; i < ls->n; i++) {
 		if (i != 0)
 			buf_putc(b, ',');
-		scrape_json_string(b, ls->v[i].name.p, ls->v[i].name.len);
+		buf_put_json_string(b, ls->v[i].name.p, ls->v[i].name.len);
 		buf_putc(b, ':');
-		scrape_json_string(b, ls->v[i].value.p, ls->v[i].value.len);
+		buf_put_json_string(b, ls->v[i].value.p, ls->v[i].value.len);
 	}
 	buf_putc(b, '}');
 }
@@ -1243,11 +1228,11 @@ scrape_manager_write_targets(struct scrape_manager *sm, struct buf *b)
 			buf_puts(b, ",\"labels\":");
 			scrape_json_labels(b, &t->labels);
 			buf_puts(b, ",\"scrapePool\":");
-			scrape_json_string(b, pool->job, strlen(pool->job));
+			buf_put_json_string(b, pool->job, strlen(pool->job));
 			buf_puts(b, ",\"scrapeUrl\":");
-			scrape_json_string(b, t->url, strlen(t->url));
+			buf_put_json_string(b, t->url, strlen(t->url));
 			buf_puts(b, ",\"lastError\":");
-			scrape_json_string(b, t->last_error ? t->last_error :
+			buf_put_json_string(b, t->last_error ? t->last_error :
 			    "", t->last_error ? strlen(t->last_error) : 0);
 			sec = (time_t)(t->last_scrape_ms / 1000);
 			gmtime_r(&sec, &tm);

@@ -95,6 +95,9 @@ EOF
 	job badutf8 /badutf8
 	job drip /drip "params: {s: ['5']}"
 	job stall /stall
+	# Timeout = interval: each round comes due while the last one still
+	# runs and is skipped; the running scrape keeps its own start time.
+	job stalleq /stall "scrape_timeout: 2s"
 	job reset /reset
 	job redirect /redirect
 	job http10 /http10
@@ -136,11 +139,21 @@ $CHK targets "http://$WEB/api/v1/targets" \
     'badutf8=down:UTF-8' \
     'drip=down:timed out' \
     'stall=down:timed out' \
+    'stalleq=down:timed out' \
     'reset=down:reset|recv failure|partial|transfer closed' \
     'redirect=down:redirect|time' \
     'garbage=down:parse error' || ok=0
 $CHK metric "http://$WEB/metrics" promlet_scrapes_exceeded_limit_total \
     --min 3 || ok=0
+# A skipped round must not restart the clock of the scrape in flight: its
+# duration is the whole 2 s timeout, not the time since the skip.
+$PY -c '
+import json, sys, urllib.request
+d = json.load(urllib.request.urlopen(sys.argv[1], timeout=10))
+t = [t for t in d["data"]["activeTargets"] if t["labels"]["job"] == "stalleq"]
+dur = t[0]["lastScrapeDuration"] if t else -1
+print("stalleq: lastScrapeDuration %.3f s (timeout 2 s)" % dur)
+sys.exit(0 if dur >= 1.9 else 1)' "http://$WEB/api/v1/targets" || ok=0
 
 # Stop promlet (its remote write flushes), then look at what arrived.
 kill -INT "$PID_promlet"

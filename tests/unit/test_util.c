@@ -173,11 +173,38 @@ test_labels_sort_large(void **state)
 	arena_free(&ar);
 }
 
+/*
+ * JSON strings escape what JSON needs and replace every byte that is not
+ * part of valid UTF-8 (stray continuation, truncated, overlong, surrogate,
+ * beyond U+10FFFF) with U+FFFD, keeping valid sequences as they are.
+ */
+static void
+test_buf_json_string_utf8(void **state)
+{
+	static const char in[] = "a\"\\\n\x01 \xc3\xa9 \x80 \xe2\x82 "
+	    "\xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \xf0\x9f\x98\x80\xff";
+	static const char want[] = "\"a\\\"\\\\\\u000a\\u0001 \xc3\xa9 "
+	    "\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+	    "\xef\xbf\xbd\xef\xbf\xbd "
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+	    "\xf0\x9f\x98\x80\xef\xbf\xbd\"";
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	buf_put_json_string(&b, in, sizeof in - 1);
+	assert_string_equal(b.data, want);
+	assert_true(labels_valid_utf8((struct lstr){ b.data, b.len }));
+	assert_false(labels_valid_utf8((struct lstr){ in, sizeof in - 1 }));
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_append_and_printf),
+		cmocka_unit_test(test_buf_json_string_utf8),
 		cmocka_unit_test(test_arena_pointers_stable),
 		cmocka_unit_test(test_labels_sort_set_hash),
 		cmocka_unit_test(test_labels_hash_separates_boundaries),
