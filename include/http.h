@@ -18,6 +18,7 @@
 
 struct event_base;
 struct http_client;
+struct http_pool;
 struct http_request;
 struct config_http;
 
@@ -57,6 +58,8 @@ struct http_request_opts {
 	 * it must not start or cancel requests.
 	 */
 	int			(*on_data)(const char *, size_t, void *);
+	/* Keep the connection in this pool rather than the client's. */
+	struct http_pool	*pool;
 };
 
 struct http_client *http_client_create(struct event_base *);
@@ -67,5 +70,16 @@ struct http_request *http_request_start(struct http_client *,
 /* Cancel: the callback is not called. */
 void		 http_request_cancel(struct http_request *);
 size_t		 http_client_active(const struct http_client *);
+
+/*
+ * A connection pool of its own, for one scrape target. Once a second, on
+ * the next request, curl 7.88 walks its whole connection cache and polls
+ * every idle connection for liveness; with one shared cache that was a
+ * walk over every target's connection (a fifth of promlet's CPU at 1,000
+ * targets). A pool per target makes that walk one connection long.
+ * Free it only after the target's request is done or cancelled.
+ */
+struct http_pool *http_pool_new(void);
+void		 http_pool_free(struct http_pool *);
 
 #endif

@@ -27,6 +27,7 @@
 struct http_request {
 	struct http_client		*client;
 	CURL				*easy;
+	struct http_pool		*pool;
 	struct curl_slist		*headers;
 	struct buf			 body;
 	uint64_t			 max_body;
@@ -57,6 +58,10 @@ struct http_client {
 	size_t			 active;
 	CURL			*idle[HTTP_IDLE_MAX];
 	size_t			 nidle;
+};
+
+struct http_pool {
+	CURLSH			*share;
 };
 
 /* Per-socket state curl hands back to us through curl_multi_assign(). */
@@ -180,6 +185,10 @@ http_request_free(struct http_request *r)
 	TAILQ_REMOVE(&c->requests, r, entry);
 	c->active--;
 	curl_multi_remove_handle(c->multi, r->easy);
+	/* curl_easy_reset() keeps a share: detach it, or the pool could
+	 * never be freed. */
+	if (r->pool != NULL)
+		curl_easy_setopt(r->easy, CURLOPT_SHARE, NULL);
 	if (c->nidle < HTTP_IDLE_MAX) {
 		curl_easy_reset(r->easy);
 		c->idle[c->nidle++] = r->easy;
@@ -402,6 +411,10 @@ http_request_start(struct http_client *c, const struct http_request_opts *o,
 		e = r->easy = c->idle[--c->nidle];
 	else if ((e = r->easy = curl_easy_init()) == NULL)
 		fatalx("curl_easy_init failed", NULL);
+	if (o->pool != NULL) {
+		r->pool = o->pool;
+		curl_easy_setopt(e, CURLOPT_SHARE, o->pool->share);
+	}
 	curl_easy_setopt(e, CURLOPT_URL, o->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -455,6 +468,30 @@ http_request_start(struct http_client *c, const struct http_request_opts *o,
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
 		fatalx("curl_multi_add_handle failed", NULL);
 	return r;
+}
+
+struct http_pool *
+http_pool_new(void)
+{
+	struct http_pool *p = xcalloc(1, sizeof *p);
+
+	if ((p->share = curl_share_init()) == NULL)
+		fatalx("curl_share_init failed", NULL);
+	/* One loop thread: no lock functions needed. */
+	if (curl_share_setopt(p->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_CONNECT) != CURLSHE_OK)
+		fatalx("curl cannot share connections", NULL);
+	return p;
+}
+
+void
+http_pool_free(struct http_pool *p)
+{
+	if (p == NULL)
+		return;
+	if (curl_share_cleanup(p->share) != CURLSHE_OK)
+		log_error("curl share still in use; leaking it", NULL);
+	free(p);
 }
 
 void

@@ -67,6 +67,7 @@ struct scrape_target {
 
 	struct event			*timer;
 	int64_t				 next_ms;	/* scheduled start */
+	struct http_pool		*conns;
 	struct http_request		*req;
 	int64_t				 start_ms;
 	struct scrape_cache		*cache;
@@ -356,6 +357,7 @@ scrape_target_free(struct scrape_target *t)
 		return;
 	if (t->req != NULL)
 		http_request_cancel(t->req);
+	http_pool_free(t->conns);
 	if (t->timer != NULL)
 		event_free(t->timer);
 	scrape_cache_free(t->cache);
@@ -706,6 +708,7 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
 	o.max_body = sc->body_size_limit;
 	o.accept_gzip = sc->enable_compression;
 	o.http = &sc->http;
+	o.pool = t->conns;
 	t->req = http_request_start(sm->http, &o, scrape_done_cb, t);
 	scrape_target_schedule(t);
 }
@@ -743,6 +746,7 @@ scrape_target_start(struct scrape_target *t)
 	struct scrape_manager *sm = t->pool->sm;
 
 	t->cache = scrape_cache_create(sm->series);
+	t->conns = http_pool_new();
 	t->timer = evtimer_new(sm->base, scrape_timer_cb, t);
 	scrape_target_schedule(t);
 }
