@@ -72,11 +72,12 @@ void		 http_request_cancel(struct http_request *);
 size_t		 http_client_active(const struct http_client *);
 
 /*
- * A connection pool of its own, for one scrape target. Once a second, on
- * the next request, curl 7.88 walks its whole connection cache and polls
- * every idle connection for liveness; with one shared cache that was a
- * walk over every target's connection (a fifth of promlet's CPU at 1,000
- * targets). A pool per target makes that walk one connection long.
+ * A connection pool and DNS cache of its own, for one scrape target. Once
+ * a second, on the next request, curl 7.88 walks its whole connection
+ * cache and polls every idle connection for liveness, and on every
+ * request it walks its whole DNS cache to prune it; with one shared cache
+ * both were walks over every target (a fifth of promlet's CPU at 1,000
+ * targets). A pool per target makes them one entry long.
  * Free it only after the target's request is done or cancelled.
  */
 struct http_pool *http_pool_new(void);

@@ -477,9 +477,15 @@ http_pool_new(void)
 
 	if ((p->share = curl_share_init()) == NULL)
 		fatalx("curl_share_init failed", NULL);
-	/* One loop thread: no lock functions needed. */
+	/*
+	 * The DNS cache too: curl prunes it on every request by walking all
+	 * of it, so in one shared cache that is a walk over every target's
+	 * host per scrape. One loop thread: no lock functions needed.
+	 */
 	if (curl_share_setopt(p->share, CURLSHOPT_SHARE,
-	    CURL_LOCK_DATA_CONNECT) != CURLSHE_OK)
+	    CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+	    curl_share_setopt(p->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_DNS) != CURLSHE_OK)
 		fatalx("curl cannot share connections", NULL);
 	return p;
 }
