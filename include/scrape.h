@@ -56,6 +56,13 @@ void		 scrape_manager_apply(struct scrape_manager *,
 void		 scrape_manager_set_targets(struct scrape_manager *,
 		    const char *job, const char *source,
 		    const struct target_group *, size_t);
+/*
+ * The body size limit of scrape configs that set none (0: unlimited).
+ * Prometheus has no such default; without one a target can make promlet
+ * hold a page of any size.
+ */
+void		 scrape_manager_set_default_body_limit(struct scrape_manager *,
+		    uint64_t);
 /* Stop every target and write stale markers for all their series. */
 void		 scrape_manager_stop(struct scrape_manager *);
 void		 scrape_manager_free(struct scrape_manager *);

@@ -50,6 +50,7 @@ struct main_flags {
 	uint64_t	 wal_max_bytes;
 	int64_t		 wal_max_age_ms;
 	int64_t		 flush_deadline_ms;
+	uint64_t	 scrape_max_body;
 };
 
 struct daemon {
@@ -105,6 +106,8 @@ main_usage(FILE *f)
 "  --storage.remote.flush-deadline=DUR\n"
 "                                   how long to flush remote writes at shutdown\n"
 "                                   (default: 1m)\n"
+"  --scrape.max-body-size=SIZE      body_size_limit of jobs that set none\n"
+"                                   (default: 512MiB; 0: unlimited)\n"
 "  --web.listen-address=ADDR        address for /metrics and the API\n"
 "                                   (default: 0.0.0.0:9099)\n"
 "  --web.enable-lifecycle           allow POST /-/reload\n"
@@ -589,6 +592,7 @@ main_run(struct main_flags *fl)
 	d.series = series_table_create();
 	d.scrape = scrape_manager_create(d.base, d.http, d.series, d.wal,
 	    main_commit_cb, &d);
+	scrape_manager_set_default_body_limit(d.scrape, fl->scrape_max_body);
 
 	memset(&wh, 0, sizeof wh);
 	wh.metrics = main_metrics_cb;
@@ -669,6 +673,7 @@ main(int argc, char **argv)
 		{ "storage.agent.max-age", required_argument, NULL, 'a' },
 		{ "storage.remote.flush-deadline", required_argument, NULL,
 		    'f' },
+		{ "scrape.max-body-size", required_argument, NULL, 'B' },
 		{ "web.listen-address", required_argument, NULL, 'l' },
 		{ "web.enable-lifecycle", no_argument, NULL, 'E' },
 		{ "log.level", required_argument, NULL, 'L' },
@@ -679,7 +684,7 @@ main(int argc, char **argv)
 	};
 	struct main_flags fl = {
 		"promlet.yml", "data-agent/", "0.0.0.0:9099", "info", "logfmt",
-		0, 1024ULL * 1024 * 1024, 0, 60 * 1000
+		0, 1024ULL * 1024 * 1024, 0, 60 * 1000, 512ULL * 1024 * 1024
 	};
 	enum log_level level;
 	enum log_format format;
@@ -707,6 +712,14 @@ main(int argc, char **argv)
 			if (main_parse_size(optarg, &fl.wal_max_bytes) == -1) {
 				fprintf(stderr, "promlet: "
 				    "--storage.agent.max-bytes: bad size "
+				    "\"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case 'B':
+			if (main_parse_size(optarg, &fl.scrape_max_body) == -1) {
+				fprintf(stderr, "promlet: "
+				    "--scrape.max-body-size: bad size "
 				    "\"%s\"\n", optarg);
 				return 2;
 			}

@@ -123,6 +123,7 @@ struct scrape_manager {
 	const struct config	*cfg;
 	struct scrape_pools	 pools;
 	int			 stopped;
+	uint64_t		 default_body_limit;
 
 	/* Scratch reused by every scrape so steady state does not allocate. */
 	struct buf		 scratch;
@@ -621,8 +622,12 @@ scrape_done_cb(const struct http_response *resp, void *arg)
 		if (resp->body_too_large) {
 			sm->body_limit_exceeded++;
 			scrape_set_error(t, "body size limit exceeded (limit: "
-			    "%llu bytes)",
-			    (unsigned long long)t->pool->sc->body_size_limit);
+			    "%llu bytes%s)", (unsigned long long)
+			    (t->pool->sc->body_size_limit != 0 ?
+			    t->pool->sc->body_size_limit :
+			    sm->default_body_limit),
+			    t->pool->sc->body_size_limit != 0 ? "" :
+			    ", --scrape.max-body-size");
 		} else
 			scrape_set_error(t, "%s", resp->error);
 	} else if (resp->status < 200 || resp->status > 299)
@@ -705,7 +710,8 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
 	o.url = t->url;
 	o.headers = headers;
 	o.timeout_ms = sc->scrape_timeout_ms;
-	o.max_body = sc->body_size_limit;
+	o.max_body = sc->body_size_limit != 0 ? sc->body_size_limit :
+	    sm->default_body_limit;
 	o.accept_gzip = sc->enable_compression;
 	o.http = &sc->http;
 	o.pool = t->conns;
@@ -1024,6 +1030,13 @@ scrape_pool_free(struct scrape_pool *pool)
 	free(pool->job);
 	free(pool->accept);
 	free(pool);
+}
+
+void
+scrape_manager_set_default_body_limit(struct scrape_manager *sm,
+    uint64_t limit)
+{
+	sm->default_body_limit = limit;
 }
 
 struct scrape_manager *

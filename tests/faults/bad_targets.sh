@@ -47,7 +47,7 @@ job() {
 	printf '  - job_name: %s\n    metrics_path: %s\n' "$1" "$2"
 	case $1 in
 	healthy) _a=$GOOD ;;
-	huge|hugechunked|gzipbomb|longline) _a=$HEAVY ;;
+	huge|hugedefault|hugechunked|gzipbomb|longline) _a=$HEAVY ;;
 	*) _a=$LIGHT ;;
 	esac
 	shift 2
@@ -85,6 +85,9 @@ EOF
 	job hugechunked /hugechunked "params: {mb: ['$MB']}" \
 	    "body_size_limit: 1MB" "scrape_interval: 4s" \
 	    "scrape_timeout: 3500ms"
+	# No body_size_limit of its own: --scrape.max-body-size applies.
+	job hugedefault /huge "params: {mb: ['$MB']}" \
+	    "scrape_interval: 4s" "scrape_timeout: 3500ms"
 	job gzipbomb /gzipbomb "params: {mb: ['$MB']}" "body_size_limit: 10MB" \
 	    "scrape_interval: 4s" "scrape_timeout: 3500ms"
 	job longline /longline "body_size_limit: 64MB" \
@@ -113,7 +116,8 @@ curl -fsS -o /dev/null --max-time 600 "http://$HEAVY/gzipbomb?mb=$MB" ||
     fail "bad_target: no gzip bomb"
 
 start promlet "$PROMLET" --config.file="$T/promlet.yml" \
-    --storage.agent.path="$T/wal" --web.listen-address="$WEB"
+    --storage.agent.path="$T/wal" --web.listen-address="$WEB" \
+    --scrape.max-body-size=8MB
 wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
 
 # Sample promlet's RSS every second while the bad targets do their worst.
@@ -133,6 +137,7 @@ $CHK targets "http://$WEB/api/v1/targets" \
     healthy=up http10=up chunked=up churn=up manylabels_nolimit=up \
     'huge=down:body size limit' \
     'hugechunked=down:body size limit' \
+    'hugedefault=down:body size limit exceeded .limit: 8388608 bytes, --scrape.max-body-size' \
     'gzipbomb=down:body size limit' \
     'longline=down:label.value' \
     'manylabels=down:label_limit' \
@@ -167,7 +172,7 @@ $CHK counter "$T/recv.jsonl" counter healthy --served "$served" $AF || ok=0
 $CHK series "$T/recv.jsonl" up healthy --value 1 --tolerate "$TOL" \
     --max-gap "$GAP" \
     --min $((DUR / 2 - 2)) || ok=0
-for j in huge gzipbomb badutf8 redirect garbage; do
+for j in huge hugedefault gzipbomb badutf8 redirect garbage; do
 	$CHK series "$T/recv.jsonl" up "$j" --value 0 --min 2 || ok=0
 done
 $CHK series "$T/recv.jsonl" up http10 --value 1 --min 2 || ok=0
