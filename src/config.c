@@ -86,6 +86,28 @@ config_error(struct config_ctx *ctx, const struct ynode *n, const char *key,
 	return -1;
 }
 
+/* An explicit null ("", "~", "null") reads as the key's default. */
+static int
+config_null(const struct ynode *n)
+{
+	return n->type == YNODE_SCALAR && (n->flags & YNODE_NULL);
+}
+
+/*
+ * A key that takes a list: 1 when n is one, 0 when it is null (an empty
+ * list, as Prometheus reads it), -1 with the error recorded otherwise.
+ */
+static int
+config_list(struct config_ctx *ctx, const struct ynode *n, const char *key)
+{
+	if (config_null(n))
+		return 0;
+	if (n->type != YNODE_SEQ)
+		return config_error(ctx, n, key, "expected a list, got %s",
+		    yaml_tree_kind(n));
+	return 1;
+}
+
 /* The later of two nodes in the file, for conflicts between keys. */
 static const struct ynode *
 config_later(const struct ynode *a, const struct ynode *b)
@@ -295,7 +317,7 @@ config_bool(struct config_ctx *ctx, const char *key, const struct ynode *n,
 	size_t i;
 	int rc = -1;
 
-	if (n->type == YNODE_SCALAR && (n->flags & YNODE_NULL))
+	if (config_null(n))
 		return 0;
 	if (config_quoted_scalar(n))
 		return config_error(ctx, n, key, "expected true or false, "
@@ -326,7 +348,7 @@ config_int(struct config_ctx *ctx, const char *key, const struct ynode *n,
 	const char *p;
 
 	*isnull = 0;
-	if (n->type == YNODE_SCALAR && (n->flags & YNODE_NULL)) {
+	if (config_null(n)) {
 		*isnull = 1;
 		return 0;
 	}
@@ -480,7 +502,7 @@ config_duration(struct config_ctx *ctx, const char *key, const struct ynode *n,
 	char *s;
 	int rc = 0;
 
-	if (n->type == YNODE_SCALAR && (n->flags & YNODE_NULL))
+	if (config_null(n))
 		return 0;
 	if (config_text(ctx, key, n, 0, &s) == -1)
 		return -1;
@@ -571,7 +593,7 @@ config_size(struct config_ctx *ctx, const char *key, const struct ynode *n,
 	char *s, *unit;
 	int rc = 0;
 
-	if (n->type == YNODE_SCALAR && (n->flags & YNODE_NULL))
+	if (config_null(n))
 		return 0;
 	if (config_text(ctx, key, n, 0, &s) == -1)
 		return -1;
@@ -597,12 +619,10 @@ config_str_list(struct config_ctx *ctx, const char *key, const struct ynode *n,
 {
 	size_t i;
 	char *s;
+	int seq;
 
-	if (n->type == YNODE_SCALAR && (n->flags & YNODE_NULL))
-		return 0;
-	if (n->type != YNODE_SEQ)
-		return config_error(ctx, n, key, "expected a list, got %s",
-		    yaml_tree_kind(n));
+	if ((seq = config_list(ctx, n, key)) != 1)
+		return seq;
 	for (i = 0; i < n->n; i++) {
 		if (config_text(ctx, key, n->v[i], 0, &s) == -1)
 			return -1;
@@ -699,7 +719,7 @@ config_kv_map(struct config_ctx *ctx, const char *key, const struct ynode *n,
 	char *name, *value;
 	size_t i;
 
-	if (n->type == YNODE_SCALAR && (n->flags & YNODE_NULL))
+	if (config_null(n))
 		return 0;
 	if (n->type != YNODE_MAP)
 		return config_error(ctx, n, key, "expected a mapping, got %s",
@@ -949,7 +969,7 @@ config_map(struct config_ctx *ctx, const char *section, const struct ynode *m,
 	int b = 0, rc;
 	size_t i;
 
-	if (m->type == YNODE_SCALAR && (m->flags & YNODE_NULL))
+	if (config_null(m))
 		return 0;
 	if (m->type != YNODE_MAP)
 		return config_error(ctx, m, section, "expected a mapping, got "
@@ -1150,7 +1170,7 @@ config_http_basic_auth_cb(struct config_ctx *ctx, const struct ynode *k,
 	struct config_http_parse *hp = obj;
 	struct config_layer l = { config_basic_auth_fields, hp->h, NULL };
 
-	if (v->type == YNODE_SCALAR && (v->flags & YNODE_NULL))
+	if (config_null(v))
 		return 0;
 	hp->basic_auth = 1;
 	if (config_map(ctx, k->value, v, &l, 1) == -1)
@@ -1168,7 +1188,7 @@ config_http_authorization_cb(struct config_ctx *ctx, const struct ynode *k,
 	struct config_http_parse *hp = obj;
 	struct config_layer l = { config_authorization_fields, hp->h, NULL };
 
-	if (v->type == YNODE_SCALAR && (v->flags & YNODE_NULL))
+	if (config_null(v))
 		return 0;
 	hp->authorization = 1;
 	return config_map(ctx, k->value, v, &l, 1);
@@ -1494,17 +1514,14 @@ config_relabel_rules(struct config_ctx *ctx, const char *key,
 	const struct ynode *item;
 	char name[64], *cause = NULL;
 	size_t i;
-	int rc;
+	int rc, seq;
 
-	if (n->type == YNODE_SCALAR && (n->flags & YNODE_NULL))
-		return 0;
-	if (n->type != YNODE_SEQ)
-		return config_error(ctx, n, key, "expected a list, got %s",
-		    yaml_tree_kind(n));
+	if ((seq = config_list(ctx, n, key)) != 1)
+		return seq;
 	for (i = 0; i < n->n; i++) {
 		item = n->v[i];
 		snprintf(name, sizeof name, "%s[%zu]", key, i);
-		if (item->type == YNODE_SCALAR && (item->flags & YNODE_NULL))
+		if (config_null(item))
 			return config_error(ctx, item, name, "%s", nullmsg);
 		memset(&rp, 0, sizeof rp);
 		rp.r = relabel_rule_create();
@@ -1600,16 +1617,13 @@ config_static_cb(struct config_ctx *ctx, const struct ynode *k,
 	struct config_layer l;
 	char name[64];
 	size_t i;
+	int seq;
 
-	if (v->type == YNODE_SCALAR && (v->flags & YNODE_NULL))
-		return 0;
-	if (v->type != YNODE_SEQ)
-		return config_error(ctx, v, k->value, "expected a list, got %s",
-		    yaml_tree_kind(v));
+	if ((seq = config_list(ctx, v, k->value)) != 1)
+		return seq;
 	for (i = 0; i < v->n; i++) {
 		snprintf(name, sizeof name, "%s[%zu]", k->value, i);
-		if (v->v[i]->type == YNODE_SCALAR &&
-		    (v->v[i]->flags & YNODE_NULL))
+		if (config_null(v->v[i]))
 			return config_error(ctx, v->v[i], name,
 			    "empty or null section in static_configs");
 		sc->static_configs = xreallocarray(sc->static_configs,
@@ -1695,12 +1709,10 @@ config_file_sd_cb(struct config_ctx *ctx, const struct ynode *k,
 	struct config_layer l;
 	char name[64];
 	size_t i;
+	int seq;
 
-	if (v->type == YNODE_SCALAR && (v->flags & YNODE_NULL))
-		return 0;
-	if (v->type != YNODE_SEQ)
-		return config_error(ctx, v, k->value, "expected a list, got %s",
-		    yaml_tree_kind(v));
+	if ((seq = config_list(ctx, v, k->value)) != 1)
+		return seq;
 	for (i = 0; i < v->n; i++) {
 		snprintf(name, sizeof name, "%s[%zu]", k->value, i);
 		sc->file_sd = xreallocarray(sc->file_sd, sc->nfile_sd + 1,
@@ -1816,12 +1828,10 @@ config_k8s_selectors_cb(struct config_ctx *ctx, const struct ynode *k,
 	enum config_k8s_role role;
 	char name[64];
 	size_t i;
+	int seq;
 
-	if (v->type == YNODE_SCALAR && (v->flags & YNODE_NULL))
-		return 0;
-	if (v->type != YNODE_SEQ)
-		return config_error(ctx, v, k->value, "expected a list, got %s",
-		    yaml_tree_kind(v));
+	if ((seq = config_list(ctx, v, k->value)) != 1)
+		return seq;
 	for (i = 0; i < v->n; i++) {
 		snprintf(name, sizeof name, "%s[%zu]", k->value, i);
 		kp->sel = xreallocarray(kp->sel, kp->nsel + 1,
@@ -2233,13 +2243,10 @@ config_k8s_cb(struct config_ctx *ctx, const struct ynode *k,
 	struct config_layer l[3];
 	char name[64];
 	size_t i;
-	int rc;
+	int rc, seq;
 
-	if (v->type == YNODE_SCALAR && (v->flags & YNODE_NULL))
-		return 0;
-	if (v->type != YNODE_SEQ)
-		return config_error(ctx, v, k->value, "expected a list, got %s",
-		    yaml_tree_kind(v));
+	if ((seq = config_list(ctx, v, k->value)) != 1)
+		return seq;
 	for (i = 0; i < v->n; i++) {
 		snprintf(name, sizeof name, "%s[%zu]", k->value, i);
 		sc->k8s_sd = xreallocarray(sc->k8s_sd, sc->nk8s_sd + 1,
@@ -2567,7 +2574,7 @@ config_params_cb(struct config_ctx *ctx, const struct ynode *k,
 	char *s;
 	size_t i, j;
 
-	if (v->type == YNODE_SCALAR && (v->flags & YNODE_NULL))
+	if (config_null(v))
 		return 0;
 	if (v->type != YNODE_MAP)
 		return config_error(ctx, v, k->value, "expected a mapping of "
@@ -2579,7 +2586,7 @@ config_params_cb(struct config_ctx *ctx, const struct ynode *k,
 		if (pk->len == 0 || strlen(pk->value) != pk->len)
 			return config_error(ctx, pk, k->value,
 			    "invalid parameter name");
-		if (pv->type == YNODE_SCALAR && (pv->flags & YNODE_NULL))
+		if (config_null(pv))
 			continue;
 		if (pv->type != YNODE_SEQ)
 			return config_error(ctx, pv, pk->value, "expected a "
@@ -2854,19 +2861,16 @@ config_scrape_configs(struct config_ctx *ctx, const struct ynode *n,
 	const struct ynode *item, *at;
 	char name[64], *q;
 	size_t i;
-	int rc = 0;
+	int rc = 0, seq;
 
-	if (n->type == YNODE_SCALAR && (n->flags & YNODE_NULL))
-		return 0;
-	if (n->type != YNODE_SEQ)
-		return config_error(ctx, n, "scrape_configs", "expected a "
-		    "list, got %s", yaml_tree_kind(n));
+	if ((seq = config_list(ctx, n, "scrape_configs")) != 1)
+		return seq;
 	memset(&names, 0, sizeof names);
 	cfg->scrape = xcalloc(n->n == 0 ? 1 : n->n, sizeof *cfg->scrape);
 	for (i = 0; i < n->n && rc == 0; i++) {
 		item = n->v[i];
 		snprintf(name, sizeof name, "scrape_configs[%zu]", i);
-		if (item->type == YNODE_SCALAR && (item->flags & YNODE_NULL)) {
+		if (config_null(item)) {
 			rc = config_error(ctx, item, name,
 			    "empty or null scrape config section");
 			break;
@@ -3594,13 +3598,10 @@ config_remote_writes(struct config_ctx *ctx, const struct ynode *n,
 	char name[64], *q;
 	uint64_t h;
 	size_t i;
-	int rc = 0;
+	int rc = 0, seq;
 
-	if (n->type == YNODE_SCALAR && (n->flags & YNODE_NULL))
-		return 0;
-	if (n->type != YNODE_SEQ)
-		return config_error(ctx, n, "remote_write", "expected a list, "
-		    "got %s", yaml_tree_kind(n));
+	if ((seq = config_list(ctx, n, "remote_write")) != 1)
+		return seq;
 	memset(&names, 0, sizeof names);
 	cfg->remote_write = xcalloc(n->n == 0 ? 1 : n->n,
 	    sizeof *cfg->remote_write);
@@ -3608,7 +3609,7 @@ config_remote_writes(struct config_ctx *ctx, const struct ynode *n,
 	for (i = 0; i < n->n && rc == 0; i++) {
 		item = n->v[i];
 		snprintf(name, sizeof name, "remote_write[%zu]", i);
-		if (item->type == YNODE_SCALAR && (item->flags & YNODE_NULL)) {
+		if (config_null(item)) {
 			rc = config_error(ctx, item, name,
 			    "empty or null remote write config section");
 			break;
