@@ -173,6 +173,14 @@ scrape_sample_push(struct scrape_manager *sm, series_ref ref, int64_t t,
 	sm->nsamples++;
 }
 
+/* The job's body_size_limit, else --scrape.max-body-size. */
+static uint64_t
+scrape_body_limit(const struct scrape_target *t)
+{
+	return t->pool->sc->body_size_limit != 0 ?
+	    t->pool->sc->body_size_limit : t->pool->sm->default_body_limit;
+}
+
 static double
 scrape_stale_nan(void)
 {
@@ -622,10 +630,8 @@ scrape_done_cb(const struct http_response *resp, void *arg)
 		if (resp->body_too_large) {
 			sm->body_limit_exceeded++;
 			scrape_set_error(t, "body size limit exceeded (limit: "
-			    "%llu bytes%s)", (unsigned long long)
-			    (t->pool->sc->body_size_limit != 0 ?
-			    t->pool->sc->body_size_limit :
-			    sm->default_body_limit),
+			    "%llu bytes%s)",
+			    (unsigned long long)scrape_body_limit(t),
 			    t->pool->sc->body_size_limit != 0 ? "" :
 			    ", --scrape.max-body-size");
 		} else
@@ -710,8 +716,7 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
 	o.url = t->url;
 	o.headers = headers;
 	o.timeout_ms = sc->scrape_timeout_ms;
-	o.max_body = sc->body_size_limit != 0 ? sc->body_size_limit :
-	    sm->default_body_limit;
+	o.max_body = scrape_body_limit(t);
 	o.accept_gzip = sc->enable_compression;
 	o.http = &sc->http;
 	o.pool = t->conns;
