@@ -242,7 +242,10 @@ rw_series_define(struct remote_write *rw, series_ref ref,
 		s->drop = RW_SERIES_RELABELED;
 		return;
 	}
-	if (c->max_label_count != 0 && rw->ls.n > c->max_label_count)
+	/* Beyond UINT16_MAX labels a series cannot be stored (rw_series.n):
+	 * dropped as too many labels even with no configured limit. */
+	if ((c->max_label_count != 0 && rw->ls.n > c->max_label_count) ||
+	    rw->ls.n > UINT16_MAX)
 		reason = RW_DROP_LABEL_COUNT;
 	for (i = 0; i < rw->ls.n && reason < 0; i++) {
 		if (c->max_label_name_length != 0 &&
@@ -265,8 +268,7 @@ rw_series_define(struct remote_write *rw, series_ref ref,
 		buf_free(&text);
 		return;
 	}
-	/* A series may keep at most UINT16_MAX labels; the WAL has fewer. */
-	s->n = (uint16_t)(rw->ls.n < UINT16_MAX ? rw->ls.n : UINT16_MAX);
+	s->n = (uint16_t)rw->ls.n;
 	s->ids = xreallocarray(NULL, s->n, sizeof *s->ids);
 	for (i = 0; i < s->n; i++) {
 		size_t len;

@@ -34,7 +34,7 @@ start bad_heavy "$PY" "$FAULTS/bad_target.py" --port-file "$T/heavy.port" \
 start bad_light "$PY" "$FAULTS/bad_target.py" --port-file "$T/light.port" \
     --log "$T/light.jsonl"
 fake_targets_start "$T/targets.port" counter
-fake_receiver_start receiver "/push=$T/recv.jsonl"
+fake_receiver_start receiver "/push=$T/recv.jsonl" "/wide=$T/wide.jsonl"
 wait_for 10 test -s "$T/heavy.port" || fail "bad_target did not start"
 wait_for 10 test -s "$T/light.port" || fail "bad_target did not start"
 HEAVY=127.0.0.1:$(cat "$T/heavy.port")
@@ -69,6 +69,14 @@ remote_write:
       - source_labels: [__name__]
         regex: up|counter|http10_total|chunked_total
         action: keep
+  # No label count limit: a series of 100k labels is still dropped, as
+  # more than a series can hold, never cut down and sent.
+  - url: http://127.0.0.1:$RECV_PORT/wide
+    name: wide
+    max_label_count: 0
+    queue_config: {batch_send_deadline: 500ms, max_backoff: 1s}
+    write_relabel_configs:
+      - {source_labels: [__name__], regex: manylabels, action: keep}
 scrape_configs:
 EOF
 	job healthy /metrics "scrape_timeout: 2s"
@@ -150,6 +158,9 @@ $CHK targets "http://$WEB/api/v1/targets" \
     'garbage=down:parse error' || ok=0
 $CHK metric "http://$WEB/metrics" promlet_scrapes_exceeded_limit_total \
     --min 3 || ok=0
+wide=$(curl -fsS "http://$WEB/metrics" | awk '/^promlet_remote_storage_series_dropped_total\{remote_name="wide",reason="label_count"\}/ { print $2 }')
+echo "wide: series dropped for their label count: ${wide:-none}"
+[ "${wide:-0}" -ge 1 ] || { echo "FAIL wide: 100k-label series not dropped"; ok=0; }
 # A skipped round must not restart the clock of the scrape in flight: its
 # duration is the whole 2 s timeout, not the time since the skip.
 $PY -c '
@@ -183,5 +194,7 @@ $CHK series "$T/recv.jsonl" up http10 --value 1 --min 2 || ok=0
     { echo "FAIL promlet RSS reached $((maxrss / 1024)) MiB"; ok=0; }
 grep -q 'level=error' "$T/promlet.log" &&
     { echo "FAIL errors logged:"; grep 'level=error' "$T/promlet.log" | head; ok=0; }
+[ -s "$T/wide.jsonl" ] &&
+    { echo "FAIL wide: something was sent: $(head -c 300 "$T/wide.jsonl")"; ok=0; }
 [ "$ok" = 1 ] || fail "bad targets"
 pass
