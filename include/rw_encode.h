@@ -10,11 +10,10 @@
  *	Sample         = { 1: value double (fixed64), 2: timestamp int64 ms }
  *
  * Encoding is done by hand rather than through protobuf-c's object tree:
- * a series' labels are encoded once (rw_encode_labels) when the series is
- * first seen, then copied verbatim into every TimeSeries of that series,
- * so per-sample work is a memcpy and a dozen bytes. The protobuf-c
- * generated code decodes our output in the tests to prove it is the same
- * message.
+ * each label is encoded once, as an interned pair (below), when a series
+ * using it is first seen; a TimeSeries is then a few memcpys and a dozen
+ * bytes. The protobuf-c generated code packs and decodes the same
+ * messages in the tests to prove our bytes are the WriteRequest.
  */
 #ifndef PROMLET_RW_ENCODE_H
 #define PROMLET_RW_ENCODE_H
@@ -26,14 +25,10 @@
 
 struct buf;
 
-/* The repeated Label fields of a TimeSeries, for a sorted label set. */
-void	rw_encode_labels(const struct labels *, struct buf *);
-/* Append one TimeSeries with one sample to a WriteRequest body. */
-void	rw_encode_sample(struct buf *req, const void *labels, size_t len,
-	    double value, int64_t ts_ms);
 /*
- * Append one TimeSeries whose labels are the concatenation of interned
- * pairs (labels_len bytes in all), with one sample.
+ * Append to a WriteRequest body one TimeSeries, with one sample, whose
+ * labels are the interned pairs ids (labels_len bytes in all; a sorted
+ * label set's pairs in order).
  */
 struct rw_pairs;
 void	rw_encode_sample_pairs(struct buf *req, const struct rw_pairs *,

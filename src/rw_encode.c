@@ -33,23 +33,6 @@ rw_put_string(struct buf *b, unsigned field, struct lstr s)
 	buf_append(b, s.p, s.len);
 }
 
-void
-rw_encode_labels(const struct labels *ls, struct buf *out)
-{
-	size_t i, len;
-
-	for (i = 0; i < ls->n; i++) {
-		const struct label *l = &ls->v[i];
-
-		len = 1 + rw_varint_len(l->name.len) + l->name.len +
-		    1 + rw_varint_len(l->value.len) + l->value.len;
-		buf_putc(out, (char)RW_TAG(1, RW_WT_LEN));
-		buf_put_varint(out, len);
-		rw_put_string(out, 1, l->name);
-		rw_put_string(out, 2, l->value);
-	}
-}
-
 /* The TimeSeries header; the caller appends len bytes of labels, then
  * rw_encode_sample_tail() the sample. */
 static size_t
@@ -87,16 +70,6 @@ rw_encode_sample_tail(struct buf *req, size_t sample_len, double value,
 	}
 	buf_putc(req, (char)RW_TAG(2, RW_WT_VARINT));
 	buf_put_varint(req, (uint64_t)ts_ms);
-}
-
-void
-rw_encode_sample(struct buf *req, const void *labels, size_t len,
-    double value, int64_t ts_ms)
-{
-	size_t sample_len = rw_encode_sample_head(req, len, ts_ms);
-
-	buf_append(req, labels, len);
-	rw_encode_sample_tail(req, sample_len, value, ts_ms);
 }
 
 /* ---- interned label pairs -------------------------------------------- */

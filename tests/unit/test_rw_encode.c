@@ -11,6 +11,7 @@
 #include <math.h>
 #include <snappy-c.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -18,19 +19,26 @@
 #include "remote.pb-c.h"
 #include "rw_encode.h"
 
+/* One TimeSeries through the production path: interned pairs. */
 static void
 encode_series(struct buf *req, const char *name, const char *job,
     double v, int64_t ts)
 {
-	struct labels ls = LABELS_INIT;
-	struct buf enc = BUF_INIT;
+	struct rw_pairs *p = rw_pairs_new();
+	uint32_t ids[2];
+	size_t len, total = 0;
+	int i;
 
-	labels_set(&ls, LSTR("__name__"), (struct lstr){ name, strlen(name) });
-	labels_set(&ls, LSTR("job"), (struct lstr){ job, strlen(job) });
-	rw_encode_labels(&ls, &enc);
-	rw_encode_sample(req, enc.data, enc.len, v, ts);
-	labels_free(&ls);
-	buf_free(&enc);
+	ids[0] = rw_pairs_intern(p, LSTR("__name__"),
+	    (struct lstr){ name, strlen(name) });
+	ids[1] = rw_pairs_intern(p, LSTR("job"),
+	    (struct lstr){ job, strlen(job) });
+	for (i = 0; i < 2; i++) {
+		(void)rw_pairs_get(p, ids[i], &len);
+		total += len;
+	}
+	rw_encode_sample_pairs(req, p, ids, 2, total, v, ts);
+	rw_pairs_free(p);
 }
 
 static void
@@ -112,38 +120,77 @@ test_snappy_block_roundtrip(void **state)
 	buf_free(&out);
 }
 
-/* Pairs give byte-for-byte the TimeSeries rw_encode_sample() writes. */
+/*
+ * Pairs give byte for byte what protobuf-c packs for the same WriteRequest
+ * (nonzero value and timestamp, so proto3 elides nothing), with a label
+ * long enough for multi-byte lengths.
+ */
 static void
-test_pairs_encode_like_labels(void **state)
+test_pairs_encode_like_protobuf_c(void **state)
 {
-	struct labels ls = LABELS_INIT;
-	struct buf enc = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
+	static const char *names[] = { "__name__", "job", "path" };
+	char big[301];
+	const char *values[] = { "http_requests_total", "api", big };
+	Prometheus__Label lab[3], *labp[3];
+	Prometheus__Sample smp = PROMETHEUS__SAMPLE__INIT, *smpp = &smp;
+	Prometheus__TimeSeries ts = PROMETHEUS__TIME_SERIES__INIT, *tsp = &ts;
+	Prometheus__WriteRequest wr = PROMETHEUS__WRITE_REQUEST__INIT;
+	struct buf got = BUF_INIT;
 	struct rw_pairs *p = rw_pairs_new();
+	uint8_t *want;
 	uint32_t ids[3];
-	size_t i, len, total = 0;
-	char big[300];
+	size_t i, len, total = 0, wlen;
 
 	(void)state;
-	memset(big, 'v', sizeof big);
-	labels_set(&ls, LSTR("__name__"), LSTR("http_requests_total"));
-	labels_set(&ls, LSTR("job"), LSTR("api"));
-	labels_set(&ls, LSTR("path"), (struct lstr){ big, sizeof big });
-	rw_encode_labels(&ls, &enc);
-	rw_encode_sample(&a, enc.data, enc.len, 42.5, 1700000000000LL);
-	for (i = 0; i < ls.n; i++) {
-		ids[i] = rw_pairs_intern(p, ls.v[i].name, ls.v[i].value);
+	memset(big, 'v', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	for (i = 0; i < 3; i++) {
+		prometheus__label__init(&lab[i]);
+		lab[i].name = (char *)names[i];
+		lab[i].value = (char *)values[i];
+		labp[i] = &lab[i];
+		ids[i] = rw_pairs_intern(p, (struct lstr){ names[i],
+		    strlen(names[i]) }, (struct lstr){ values[i],
+		    strlen(values[i]) });
 		(void)rw_pairs_get(p, ids[i], &len);
 		total += len;
 	}
-	assert_int_equal(total, enc.len);
-	rw_encode_sample_pairs(&b, p, ids, ls.n, total, 42.5, 1700000000000LL);
-	assert_int_equal(a.len, b.len);
-	assert_memory_equal(a.data, b.data, a.len);
-	labels_free(&ls);
-	buf_free(&enc);
-	buf_free(&a);
-	buf_free(&b);
+	smp.value = 42.5;
+	smp.timestamp = 1700000000000LL;
+	ts.n_labels = 3;
+	ts.labels = labp;
+	ts.n_samples = 1;
+	ts.samples = &smpp;
+	wr.n_timeseries = 1;
+	wr.timeseries = &tsp;
+	wlen = prometheus__write_request__get_packed_size(&wr);
+	want = malloc(wlen);
+	assert_non_null(want);
+	prometheus__write_request__pack(&wr, want);
+
+	rw_encode_sample_pairs(&got, p, ids, 3, total, 42.5, 1700000000000LL);
+	assert_int_equal(got.len, wlen);
+	assert_memory_equal(got.data, want, wlen);
+	free(want);
+	buf_free(&got);
 	rw_pairs_free(p);
+}
+
+/* The bytes protobuf-c packs for a TimeSeries holding just this label:
+ * one Label field, which is what a pair holds. */
+static void
+pack_label(struct buf *out, const char *name, const char *value)
+{
+	Prometheus__Label lab = PROMETHEUS__LABEL__INIT, *labp = &lab;
+	Prometheus__TimeSeries ts = PROMETHEUS__TIME_SERIES__INIT;
+
+	lab.name = (char *)name;
+	lab.value = (char *)value;
+	ts.n_labels = 1;
+	ts.labels = &labp;
+	buf_reset(out);
+	buf_reserve(out, prometheus__time_series__get_packed_size(&ts));
+	out->len = prometheus__time_series__pack(&ts, (uint8_t *)out->data);
 }
 
 /*
@@ -160,7 +207,6 @@ test_pairs_refcount_and_churn(void **state)
 	static unsigned refs[N];
 	struct rw_pairs *p = rw_pairs_new();
 	struct buf want = BUF_INIT;
-	struct labels one = LABELS_INIT;
 	char v[32];
 	const char *got;
 	size_t len, live = 0;
@@ -192,10 +238,7 @@ test_pairs_refcount_and_churn(void **state)
 		if (refs[k] == 0)
 			continue;
 		snprintf(v, sizeof v, "value-%u", k);
-		labels_reset(&one);
-		labels_set(&one, LSTR("pod"), (struct lstr){ v, strlen(v) });
-		buf_reset(&want);
-		rw_encode_labels(&one, &want);
+		pack_label(&want, "pod", v);
 		got = rw_pairs_get(p, held[k], &len);
 		assert_int_equal(len, want.len);
 		assert_memory_equal(got, want.data, len);
@@ -208,7 +251,6 @@ test_pairs_refcount_and_churn(void **state)
 			rw_pairs_release(p, held[k]);
 	}
 	assert_int_equal(rw_pairs_count(p), 0);
-	labels_free(&one);
 	buf_free(&want);
 	rw_pairs_free(p);
 }
@@ -220,7 +262,7 @@ main(void)
 		cmocka_unit_test(test_decodes_as_write_request),
 		cmocka_unit_test(test_long_labels_need_multibyte_lengths),
 		cmocka_unit_test(test_snappy_block_roundtrip),
-		cmocka_unit_test(test_pairs_encode_like_labels),
+		cmocka_unit_test(test_pairs_encode_like_protobuf_c),
 		cmocka_unit_test(test_pairs_refcount_and_churn),
 	};
 
