@@ -49,8 +49,11 @@ static const char *rw_drop_names[RW_DROP_COUNT] = {
 	"label_value_length", "http_4xx", "too_old",
 };
 
-/* Per-ref state: the encoded labels, or why the series is not sent. */
-/* 16 bytes and 4 a label: the labels live once in rw->pairs. */
+/*
+ * Per-ref state: the series' labels as ids of interned pairs (16 bytes
+ * and 4 a label; the text lives once in rw->pairs), or why it is not
+ * sent.
+ */
 struct rw_series {
 	uint32_t	*ids;		/* rw->pairs, in label order */
 	uint32_t	 len;		/* bytes of the encoded labels */
