@@ -89,6 +89,7 @@ struct rw_pairs {
 	size_t		 live;
 	uint32_t	*index;		/* id + 1; 0 empty */
 	size_t		 index_cap;	/* power of two */
+	struct buf	 key;		/* the pair being looked up */
 };
 
 #define RW_PAIRS_NONE	UINT32_MAX
@@ -115,6 +116,7 @@ rw_pairs_free(struct rw_pairs *p)
 		free(p->v[i].enc);
 	free(p->v);
 	free(p->index);
+	buf_free(&p->key);
 	free(p);
 }
 
@@ -160,7 +162,7 @@ rw_pairs_grow(struct rw_pairs *p)
 uint32_t
 rw_pairs_intern(struct rw_pairs *p, struct lstr name, struct lstr value)
 {
-	struct buf b = BUF_INIT;
+	struct buf *b = &p->key;
 	struct rw_pair *e;
 	uint64_t h;
 	size_t i, len;
@@ -168,20 +170,20 @@ rw_pairs_intern(struct rw_pairs *p, struct lstr name, struct lstr value)
 
 	len = 1 + rw_varint_len(name.len) + name.len + 1 +
 	    rw_varint_len(value.len) + value.len;
-	buf_reserve(&b, 1 + 10 + len);
-	buf_putc(&b, (char)RW_TAG(1, RW_WT_LEN));
-	buf_put_varint(&b, len);
-	rw_put_string(&b, 1, name);
-	rw_put_string(&b, 2, value);
-	h = hash_bytes(b.data, b.len, 0);
+	buf_reset(b);
+	buf_reserve(b, 1 + 10 + len);
+	buf_putc(b, (char)RW_TAG(1, RW_WT_LEN));
+	buf_put_varint(b, len);
+	rw_put_string(b, 1, name);
+	rw_put_string(b, 2, value);
+	h = hash_bytes(b->data, b->len, 0);
 
 	for (i = (size_t)h & (p->index_cap - 1); p->index[i] != 0;
 	    i = (i + 1) & (p->index_cap - 1)) {
 		e = &p->v[p->index[i] - 1];
-		if (e->hash == h && e->len == b.len &&
-		    memcmp(e->enc, b.data, b.len) == 0) {
+		if (e->hash == h && e->len == b->len &&
+		    memcmp(e->enc, b->data, b->len) == 0) {
 			e->refs++;
-			buf_free(&b);
 			return p->index[i] - 1;
 		}
 	}
@@ -197,10 +199,9 @@ rw_pairs_intern(struct rw_pairs *p, struct lstr name, struct lstr value)
 	}
 	e = &p->v[id];
 	e->hash = h;
-	e->len = (uint32_t)b.len;
-	e->enc = xmemdup(b.data, b.len);
+	e->len = (uint32_t)b->len;
+	e->enc = xmemdup(b->data, b->len);
 	e->refs = 1;
-	buf_free(&b);
 	p->live++;
 	/* Load factor at most one half: probes stay short. */
 	if (p->live * 2 > p->index_cap)
