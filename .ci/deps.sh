@@ -6,7 +6,8 @@
 set -e
 PKGS="build-essential autoconf automake autoconf-archive libtool pkg-config
  libcurl4-openssl-dev libevent-dev libprotobuf-c-dev protobuf-c-compiler
- libsnappy-dev libyaml-dev libpcre2-dev libjansson-dev libssl-dev libcmocka-dev
+ libsnappy-dev libyaml-dev libpcre2-dev libjansson-dev libssl-dev zlib1g-dev
+ libcmocka-dev
  prometheus prometheus-node-exporter python3 python3-snappy
  python3-cryptography curl procps python3-yaml python3-kubernetes openssl"
 # kubectl for tests/e2e/k8s_manifests.sh: Debian's kubernetes-client, unless

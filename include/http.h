@@ -81,6 +81,12 @@ size_t		 http_client_active(const struct http_client *);
  * Free it only after the target's request is done or cancelled.
  */
 struct http_pool *http_pool_new(void);
+/*
+ * 0 sends every request through curl (--scrape.http-client=curl); else
+ * scrapes of plain-HTTP targets by IP address use http.c's own HTTP/1.1
+ * client.
+ */
+extern int	 http_native_enabled;
 void		 http_pool_free(struct http_pool *);
 
 #endif

@@ -108,6 +108,10 @@ main_usage(FILE *f)
 "                                   (default: 1m)\n"
 "  --scrape.max-body-size=SIZE      body_size_limit of jobs that set none\n"
 "                                   (default: 512MiB; 0: unlimited)\n"
+"  --scrape.http-client=CLIENT      builtin: promlet's own HTTP/1.1 client for\n"
+"                                   plain-HTTP targets given by IP address, curl\n"
+"                                   for the rest; curl: curl for all (default:\n"
+"                                   builtin)\n"
 "  --web.listen-address=ADDR        address for /metrics and the API\n"
 "                                   (default: 0.0.0.0:9099)\n"
 "  --web.enable-lifecycle           allow POST /-/reload\n"
@@ -674,6 +678,7 @@ main(int argc, char **argv)
 		{ "storage.remote.flush-deadline", required_argument, NULL,
 		    'f' },
 		{ "scrape.max-body-size", required_argument, NULL, 'B' },
+		{ "scrape.http-client", required_argument, NULL, 'H' },
 		{ "web.listen-address", required_argument, NULL, 'l' },
 		{ "web.enable-lifecycle", no_argument, NULL, 'E' },
 		{ "log.level", required_argument, NULL, 'L' },
@@ -721,6 +726,18 @@ main(int argc, char **argv)
 				fprintf(stderr, "promlet: "
 				    "--scrape.max-body-size: bad size "
 				    "\"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case 'H':
+			if (strcmp(optarg, "builtin") == 0)
+				http_native_enabled = 1;
+			else if (strcmp(optarg, "curl") == 0)
+				http_native_enabled = 0;
+			else {
+				fprintf(stderr, "promlet: --scrape.http-client: "
+				    "\"%s\" is neither builtin nor curl\n",
+				    optarg);
 				return 2;
 			}
 			break;

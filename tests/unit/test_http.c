@@ -1,0 +1,549 @@
+/*
+ * The native scrape path of http.c on a real loop against a scripted
+ * server on loopback (a thread with blocking sockets): connection reuse,
+ * a kept connection the server closed, framing and gzip in small pieces,
+ * timeouts, refused connections, cancels, redirects handed to curl and
+ * the Authorization header.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "config.h"
+#include "http.h"
+
+enum mode {
+	M_KEEP,		/* Content-Length, connection kept */
+	M_CLOSE,	/* Content-Length, then close without saying so */
+	M_GZIP_DRIP,	/* chunked gzip, written a few bytes at a time */
+	M_SILENT,	/* read the request, never answer */
+	M_REDIRECT,	/* /old: 302 to /new */
+	M_BIG,		/* a 100-byte body */
+};
+
+struct server {
+	int		 lfd;
+	int		 port;
+	pthread_t	 th;
+	int		 stop;
+	enum mode	 mode;
+	int		 accepts;
+	int		 requests;
+	char		 last[4096];	/* the last request's head */
+	pthread_mutex_t	 mu;
+};
+
+static struct server srv;
+
+/* The server thread reads the mode while tests change it. */
+static enum mode
+srv_mode(void)
+{
+	return __atomic_load_n(&srv.mode, __ATOMIC_SEQ_CST);
+}
+
+static void
+set_mode(enum mode m)
+{
+	__atomic_store_n(&srv.mode, m, __ATOMIC_SEQ_CST);
+}
+
+static void
+srv_write(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+	ssize_t k;
+
+	while (n > 0 && (k = send(fd, s, n, MSG_NOSIGNAL)) > 0) {
+		s += k;
+		n -= (size_t)k;
+	}
+}
+
+static void
+srv_gzip_drip(int fd)
+{
+	struct buf page = BUF_INIT, gz = BUF_INIT, chunk = BUF_INIT;
+	unsigned char tmp[65536];
+	z_stream z;
+	size_t i, off, n;
+
+	for (i = 0; i < 500; i++)
+		buf_printf(&page, "m{i=\"%zu\"} %zu\n", i, i * 3);
+	memset(&z, 0, sizeof z);
+	deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8,
+	    Z_DEFAULT_STRATEGY);
+	z.next_in = (Bytef *)page.data;
+	z.avail_in = (uInt)page.len;
+	z.next_out = tmp;
+	z.avail_out = sizeof tmp;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	buf_append(&gz, tmp, sizeof tmp - z.avail_out);
+	deflateEnd(&z);
+	buf_puts(&chunk, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (off = 0; off < gz.len; off += n) {
+		n = gz.len - off < 100 ? gz.len - off : 100;
+		buf_printf(&chunk, "%zx\r\n", n);
+		buf_append(&chunk, gz.data + off, n);
+		buf_puts(&chunk, "\r\n");
+	}
+	buf_puts(&chunk, "0\r\n\r\n");
+	for (off = 0; off < chunk.len; off += n) {
+		n = chunk.len - off < 7 ? chunk.len - off : 7;
+		srv_write(fd, chunk.data + off, n);
+		if (off % 70 == 0)
+			usleep(200);
+	}
+	buf_free(&page);
+	buf_free(&gz);
+	buf_free(&chunk);
+}
+
+/* Serve requests on one connection; 0 when the client closed. */
+static void
+srv_conn(int fd)
+{
+	char req[4096], resp[512];
+	size_t len = 0;
+	ssize_t k;
+	char *end;
+
+	for (;;) {
+		end = NULL;
+		while (end == NULL) {
+			k = recv(fd, req + len, sizeof req - 1 - len, 0);
+			if (k <= 0)
+				return;
+			len += (size_t)k;
+			req[len] = '\0';
+			end = strstr(req, "\r\n\r\n");
+		}
+		pthread_mutex_lock(&srv.mu);
+		srv.requests++;
+		snprintf(srv.last, sizeof srv.last, "%.*s",
+		    (int)(end - req + 4), req);
+		pthread_mutex_unlock(&srv.mu);
+		len = 0;
+		switch (srv_mode()) {
+		case M_KEEP:
+		case M_CLOSE:
+			snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\n"
+			    "Content-Type: text/plain\r\nContent-Length: 5\r\n"
+			    "\r\nup 1\n");
+			srv_write(fd, resp, strlen(resp));
+			if (srv_mode() == M_CLOSE)
+				return;
+			break;
+		case M_GZIP_DRIP:
+			srv_gzip_drip(fd);
+			break;
+		case M_SILENT:
+			while (recv(fd, req, sizeof req, 0) > 0)
+				;
+			return;
+		case M_REDIRECT:
+			if (strncmp(req, "GET /old ", 9) == 0)
+				snprintf(resp, sizeof resp, "HTTP/1.1 302 Found"
+				    "\r\nLocation: /new\r\nContent-Length: 0"
+				    "\r\n\r\n");
+			else
+				snprintf(resp, sizeof resp, "HTTP/1.1 200 OK"
+				    "\r\nContent-Length: 6\r\n\r\nmoved\n");
+			srv_write(fd, resp, strlen(resp));
+			break;
+		case M_BIG:
+			snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\n"
+			    "Content-Length: 100\r\n\r\n%0100d", 7);
+			srv_write(fd, resp, strlen(resp));
+			break;
+		}
+	}
+}
+
+static void *
+srv_main(void *arg)
+{
+	struct pollfd pfd;
+	int fd;
+
+	pfd.fd = srv.lfd;
+	pfd.events = POLLIN;
+	while (!__atomic_load_n(&srv.stop, __ATOMIC_SEQ_CST)) {
+		if (poll(&pfd, 1, 50) != 1)
+			continue;
+		if ((fd = accept(srv.lfd, NULL, NULL)) == -1)
+			continue;
+		pthread_mutex_lock(&srv.mu);
+		srv.accepts++;
+		pthread_mutex_unlock(&srv.mu);
+		srv_conn(fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static int
+srv_start(void **state)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof sin;
+	int one = 1;
+
+	memset(&srv, 0, sizeof srv);
+	pthread_mutex_init(&srv.mu, NULL);
+	srv.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(srv.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(srv.lfd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
+	    listen(srv.lfd, 8) == -1 ||
+	    getsockname(srv.lfd, (struct sockaddr *)&sin, &sl) == -1)
+		return -1;
+	srv.port = ntohs(sin.sin_port);
+	return pthread_create(&srv.th, NULL, srv_main, NULL);
+}
+
+static int
+srv_stop(void **state)
+{
+	__atomic_store_n(&srv.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(srv.th, NULL);
+	close(srv.lfd);
+	pthread_mutex_destroy(&srv.mu);
+	return 0;
+}
+
+static int
+srv_count(int *p)
+{
+	int v;
+
+	pthread_mutex_lock(&srv.mu);
+	v = *p;
+	pthread_mutex_unlock(&srv.mu);
+	return v;
+}
+
+/* The client side: one loop, one client, one pool (a target). */
+struct got {
+	int		 done;
+	long		 status;
+	int		 failed;
+	int		 too_large;
+	char		 error[256];
+	char		 ctype[64];
+	struct buf	 body;
+	struct event_base *base;
+};
+
+static void
+got_cb(const struct http_response *resp, void *arg)
+{
+	struct got *g = arg;
+
+	g->done++;
+	g->status = resp->status;
+	g->failed = resp->curl_code != 0;
+	g->too_large = resp->body_too_large;
+	snprintf(g->error, sizeof g->error, "%s",
+	    resp->error != NULL ? resp->error : "");
+	snprintf(g->ctype, sizeof g->ctype, "%s",
+	    resp->content_type != NULL ? resp->content_type : "");
+	buf_reset(&g->body);
+	buf_append(&g->body, resp->body->data, resp->body->len);
+	event_base_loopbreak(g->base);
+}
+
+static void
+fetch(struct http_client *c, struct http_pool *p, struct got *g, int port,
+    const char *path, int64_t timeout_ms, uint64_t max_body,
+    const struct config_http *h)
+{
+	static const char *hdrs[] = { "Accept: text/plain",
+	    "X-Prometheus-Scrape-Timeout-Seconds: 2", "Expect:", NULL };
+	struct http_request_opts o;
+	char url[128];
+
+	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+	memset(&o, 0, sizeof o);
+	o.url = url;
+	o.headers = hdrs;
+	o.timeout_ms = timeout_ms;
+	o.max_body = max_body;
+	o.accept_gzip = 1;
+	o.http = h;
+	o.pool = p;
+	g->done = 0;
+	assert_non_null(http_request_start(c, &o, got_cb, g));
+	/* Never from the caller's stack, even for an immediate failure. */
+	assert_int_equal(g->done, 0);
+	event_base_dispatch(g->base);
+	assert_int_equal(g->done, 1);
+}
+
+struct rig {
+	struct event_base	*base;
+	struct http_client	*c;
+	struct http_pool	*p;
+	struct got		 g;
+};
+
+static void
+rig_open(struct rig *r)
+{
+	memset(r, 0, sizeof *r);
+	r->base = event_base_new();
+	r->c = http_client_create(r->base);
+	r->p = http_pool_new();
+	r->g.base = r->base;
+}
+
+static void
+rig_close(struct rig *r)
+{
+	http_pool_free(r->p);
+	http_client_free(r->c);
+	event_base_free(r->base);
+	buf_free(&r->g.body);
+}
+
+static void
+test_keep_alive(void **state)
+{
+	struct rig r;
+	int i, a0 = srv_count(&srv.accepts);
+
+	set_mode(M_KEEP);
+	rig_open(&r);
+	for (i = 0; i < 3; i++) {
+		fetch(r.c, r.p, &r.g, srv.port, "/metrics?x=1", 2000, 0, NULL);
+		assert_int_equal(r.g.failed, 0);
+		assert_int_equal(r.g.status, 200);
+		assert_string_equal(r.g.ctype, "text/plain");
+		assert_int_equal(r.g.body.len, 5);
+		assert_memory_equal(r.g.body.data, "up 1\n", 5);
+	}
+	/* Three requests, one connection. */
+	assert_int_equal(srv_count(&srv.accepts) - a0, 1);
+	pthread_mutex_lock(&srv.mu);
+	assert_non_null(strstr(srv.last, "GET /metrics?x=1 HTTP/1.1\r\n"));
+	assert_non_null(strstr(srv.last, "\r\nHost: 127.0.0.1:"));
+	assert_non_null(strstr(srv.last, "\r\nAccept: text/plain\r\n"));
+	assert_non_null(strstr(srv.last, "\r\nAccept-Encoding: gzip\r\n"));
+	assert_non_null(strstr(srv.last,
+	    "\r\nX-Prometheus-Scrape-Timeout-Seconds: 2\r\n"));
+	assert_null(strstr(srv.last, "Expect"));
+	assert_null(strstr(srv.last, "Accept: */*"));
+	pthread_mutex_unlock(&srv.mu);
+	rig_close(&r);
+}
+
+static void
+test_server_closed_kept_connection(void **state)
+{
+	struct rig r;
+	int i, a0 = srv_count(&srv.accepts);
+
+	set_mode(M_CLOSE);
+	rig_open(&r);
+	for (i = 0; i < 3; i++) {
+		fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, NULL);
+		assert_int_equal(r.g.failed, 0);
+		assert_int_equal(r.g.body.len, 5);
+	}
+	assert_int_equal(srv_count(&srv.accepts) - a0, 3);
+	rig_close(&r);
+}
+
+static void
+test_gzip_chunked_in_pieces(void **state)
+{
+	struct buf want = BUF_INIT;
+	struct rig r;
+	size_t i;
+
+	for (i = 0; i < 500; i++)
+		buf_printf(&want, "m{i=\"%zu\"} %zu\n", i, i * 3);
+	set_mode(M_GZIP_DRIP);
+	rig_open(&r);
+	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 5000, 0, NULL);
+	assert_int_equal(r.g.failed, 0);
+	assert_int_equal(r.g.body.len, want.len);
+	assert_memory_equal(r.g.body.data, want.data, want.len);
+	rig_close(&r);
+	buf_free(&want);
+}
+
+static void
+test_timeout_then_recover(void **state)
+{
+	struct rig r;
+
+	set_mode(M_SILENT);
+	rig_open(&r);
+	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 200, 0, NULL);
+	assert_int_equal(r.g.failed, 1);
+	assert_non_null(strstr(r.g.error, "timed out after 200 milliseconds"));
+	set_mode(M_KEEP);
+	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, NULL);
+	assert_int_equal(r.g.failed, 0);
+	assert_int_equal(r.g.status, 200);
+	rig_close(&r);
+}
+
+static void
+test_refused(void **state)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof sin;
+	struct rig r;
+	int fd, port;
+
+	/* A port nobody listens on: bound, then closed. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	rig_open(&r);
+	fetch(r.c, r.p, &r.g, port, "/metrics", 2000, 0, NULL);
+	assert_int_equal(r.g.failed, 1);
+	assert_int_equal(r.g.status, 0);
+	assert_non_null(strstr(r.g.error, "Failed to connect to 127.0.0.1:"));
+	assert_non_null(strstr(r.g.error, "Connection refused"));
+	rig_close(&r);
+}
+
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+static void
+test_cancel_in_flight(void **state)
+{
+	struct http_request_opts o;
+	struct http_request *req;
+	struct timeval tv = { 0, 100 * 1000 };
+	struct event *ev;
+	struct rig r;
+	char url[128];
+
+	set_mode(M_SILENT);
+	rig_open(&r);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", srv.port);
+	memset(&o, 0, sizeof o);
+	o.url = url;
+	o.timeout_ms = 5000;
+	o.pool = r.p;
+	r.g.done = 0;
+	req = http_request_start(r.c, &o, got_cb, &r.g);
+	ev = evtimer_new(r.base, stop_cb, r.base);
+	evtimer_add(ev, &tv);
+	event_base_dispatch(r.base);
+	assert_int_equal(http_client_active(r.c), 1);
+	http_request_cancel(req);
+	assert_int_equal(http_client_active(r.c), 0);
+	evtimer_add(ev, &tv);
+	event_base_dispatch(r.base);
+	assert_int_equal(r.g.done, 0);
+	event_free(ev);
+	/* The pool still works: the half-read connection was dropped. */
+	set_mode(M_KEEP);
+	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, NULL);
+	assert_int_equal(r.g.failed, 0);
+	rig_close(&r);
+}
+
+static void
+test_redirect_goes_to_curl(void **state)
+{
+	struct config_http h;
+	struct rig r;
+
+	set_mode(M_REDIRECT);
+	rig_open(&r);
+	memset(&h, 0, sizeof h);
+	h.follow_redirects = 1;
+	fetch(r.c, r.p, &r.g, srv.port, "/old", 2000, 0, &h);
+	assert_int_equal(r.g.failed, 0);
+	assert_int_equal(r.g.status, 200);
+	assert_string_equal(r.g.body.data, "moved\n");
+	/* Not followed when the job says so. */
+	h.follow_redirects = 0;
+	http_pool_free(r.p);
+	r.p = http_pool_new();
+	fetch(r.c, r.p, &r.g, srv.port, "/old", 2000, 0, &h);
+	assert_int_equal(r.g.failed, 0);
+	assert_int_equal(r.g.status, 302);
+	rig_close(&r);
+}
+
+static void
+test_body_limit_and_auth(void **state)
+{
+	struct config_http h;
+	struct rig r;
+
+	set_mode(M_BIG);
+	rig_open(&r);
+	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 10, NULL);
+	assert_int_equal(r.g.failed, 1);
+	assert_int_equal(r.g.too_large, 1);
+	memset(&h, 0, sizeof h);
+	h.basic_auth_username = "user";
+	h.basic_auth_password = "pass";
+	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+	assert_int_equal(r.g.failed, 0);
+	assert_int_equal(r.g.body.len, 100);
+	pthread_mutex_lock(&srv.mu);
+	assert_non_null(strstr(srv.last,
+	    "\r\nAuthorization: Basic dXNlcjpwYXNz\r\n"));
+	pthread_mutex_unlock(&srv.mu);
+	memset(&h, 0, sizeof h);
+	h.authorization_type = "Bearer";
+	h.authorization_credentials = "t0ken";
+	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+	pthread_mutex_lock(&srv.mu);
+	assert_non_null(strstr(srv.last, "\r\nAuthorization: Bearer t0ken\r\n"));
+	pthread_mutex_unlock(&srv.mu);
+	rig_close(&r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keep_alive),
+		cmocka_unit_test(test_server_closed_kept_connection),
+		cmocka_unit_test(test_gzip_chunked_in_pieces),
+		cmocka_unit_test(test_timeout_then_recover),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_cancel_in_flight),
+		cmocka_unit_test(test_redirect_goes_to_curl),
+		cmocka_unit_test(test_body_limit_and_auth),
+	};
+
+	return cmocka_run_group_tests(tests, srv_start, srv_stop);
+}
