@@ -75,7 +75,6 @@ struct http_request {
 	http_done_cb			 cb;
 	void				*arg;
 	char				 errbuf[CURL_ERROR_SIZE];
-	char				*userpwd;
 	TAILQ_ENTRY(http_request)	 entry;
 };
 
@@ -265,10 +264,6 @@ http_request_free(struct http_request *r)
 	}
 	curl_slist_free_all(r->headers);
 	buf_free(&r->body);
-	if (r->userpwd != NULL) {
-		explicit_bzero(r->userpwd, strlen(r->userpwd));
-		free(r->userpwd);
-	}
 	free(r);
 }
 
@@ -391,44 +386,87 @@ http_read_secret(const char *path)
 }
 
 static void
-http_apply_config(struct http_request *r, const struct config_http *h)
+http_base64(struct buf *b, const char *s, size_t n)
 {
-	CURL *e = r->easy;
-	const struct config_tls *t = &h->tls;
-	char *secret, *hdr;
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t v;
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		buf_putc(b, tab[v >> 18]);
+		buf_putc(b, tab[(v >> 12) & 63]);
+		buf_putc(b, tab[(v >> 6) & 63]);
+		buf_putc(b, tab[v & 63]);
+	}
+	if (i < n) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		buf_putc(b, tab[v >> 18]);
+		buf_putc(b, tab[(v >> 12) & 63]);
+		buf_putc(b, i + 1 < n ? tab[(v >> 6) & 63] : '=');
+		buf_putc(b, '=');
+	}
+}
+
+/*
+ * The job's Authorization header line (no CR LF) into out; 0 when it has
+ * none. Secret files are read fresh each time, so rotated credentials
+ * take effect without a reload. Both paths send it as a header, so a
+ * redirect to another host drops it (curl, as Go, never forwards it).
+ */
+static int
+http_auth_header(struct buf *out, const struct config_http *h)
+{
+	char *secret = NULL, *pair;
 	const char *cred;
+	size_t start = out->len;
 
 	if (h->basic_auth_username != NULL) {
-		secret = NULL;
 		if (h->basic_auth_password_file != NULL)
 			secret = http_read_secret(h->basic_auth_password_file);
-		xasprintf(&r->userpwd, "%s:%s", h->basic_auth_username,
+		xasprintf(&pair, "%s:%s", h->basic_auth_username,
 		    secret != NULL ? secret : h->basic_auth_password != NULL ?
 		    h->basic_auth_password : "");
-		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(e, CURLOPT_USERPWD, r->userpwd);
-		free(secret);
-	}
-	if (h->authorization_credentials != NULL ||
+		buf_puts(out, "Authorization: Basic ");
+		http_base64(out, pair, strlen(pair));
+		explicit_bzero(pair, strlen(pair));
+		free(pair);
+	} else if (h->authorization_credentials != NULL ||
 	    h->authorization_credentials_file != NULL) {
-		secret = NULL;
 		if (h->authorization_credentials_file != NULL)
 			secret = http_read_secret(
 			    h->authorization_credentials_file);
 		cred = secret != NULL ? secret : h->authorization_credentials;
-		if (cred != NULL) {
-			xasprintf(&hdr, "Authorization: %s %s",
+		if (cred != NULL)
+			buf_printf(out, "Authorization: %s %s",
 			    h->authorization_type != NULL ?
 			    h->authorization_type : "Bearer", cred);
-			r->headers = curl_slist_append(r->headers, hdr);
-			explicit_bzero(hdr, strlen(hdr));
-			free(hdr);
-		}
-		if (secret != NULL) {
-			explicit_bzero(secret, strlen(secret));
-			free(secret);
-		}
 	}
+	if (secret != NULL) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	return out->len != start;
+}
+
+static void
+http_apply_config(struct http_request *r, const struct config_http *h)
+{
+	CURL *e = r->easy;
+	const struct config_tls *t = &h->tls;
+	struct buf auth = BUF_INIT;
+
+	/* Room up front: a grown buffer would leave a copy unwiped. */
+	buf_reserve(&auth, 512);
+	if (http_auth_header(&auth, h)) {
+		r->headers = curl_slist_append(r->headers, auth.data);
+		explicit_bzero(auth.data, auth.cap);
+	}
+	buf_free(&auth);
 	if (t->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
 	if (t->cert_file != NULL)
@@ -651,68 +689,6 @@ http_native_url(const char *url, struct sockaddr_storage *ss,
 	*alen = (size_t)(end - a);
 	*path = end;
 	return 0;
-}
-
-static void
-http_base64(struct buf *b, const char *s, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t v;
-	size_t i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		buf_putc(b, tab[v >> 18]);
-		buf_putc(b, tab[(v >> 12) & 63]);
-		buf_putc(b, tab[(v >> 6) & 63]);
-		buf_putc(b, tab[v & 63]);
-	}
-	if (i < n) {
-		v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		buf_putc(b, tab[v >> 18]);
-		buf_putc(b, tab[(v >> 12) & 63]);
-		buf_putc(b, i + 1 < n ? tab[(v >> 6) & 63] : '=');
-		buf_putc(b, '=');
-	}
-}
-
-/* The Authorization header curl would send for h, into the request. */
-static void
-http_native_auth(struct buf *out, const struct config_http *h)
-{
-	char *secret = NULL, *pair;
-	const char *cred;
-
-	if (h->basic_auth_username != NULL) {
-		if (h->basic_auth_password_file != NULL)
-			secret = http_read_secret(h->basic_auth_password_file);
-		xasprintf(&pair, "%s:%s", h->basic_auth_username,
-		    secret != NULL ? secret : h->basic_auth_password != NULL ?
-		    h->basic_auth_password : "");
-		buf_puts(out, "Authorization: Basic ");
-		http_base64(out, pair, strlen(pair));
-		buf_puts(out, "\r\n");
-		explicit_bzero(pair, strlen(pair));
-		free(pair);
-	} else if (h->authorization_credentials != NULL ||
-	    h->authorization_credentials_file != NULL) {
-		if (h->authorization_credentials_file != NULL)
-			secret = http_read_secret(
-			    h->authorization_credentials_file);
-		cred = secret != NULL ? secret : h->authorization_credentials;
-		if (cred != NULL)
-			buf_printf(out, "Authorization: %s %s\r\n",
-			    h->authorization_type != NULL ?
-			    h->authorization_type : "Bearer", cred);
-	}
-	if (secret != NULL) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-	}
 }
 
 static void	http_native_connect(struct http_request *);
@@ -1051,8 +1027,8 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 	    *path == '/' ? "" : "/", path, (int)alen, auth);
 	if (o->accept_gzip)
 		buf_puts(&n->out, "Accept-Encoding: gzip\r\n");
-	if (o->http != NULL)
-		http_native_auth(&n->out, o->http);
+	if (o->http != NULL && http_auth_header(&n->out, o->http))
+		buf_puts(&n->out, "\r\n");
 	for (i = 0; i < nh; i++) {
 		/* "Name:" with no value removes a header, for curl. */
 		if (strchr(n->headers[i], ':')[1] == '\0')
