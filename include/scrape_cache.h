@@ -40,7 +40,7 @@ struct scrape_cache_entry {
 	series_ref	ref;
 	unsigned	dropped:1;	/* metric_relabel dropped it */
 	unsigned	explicit_ts:1;	/* has its own timestamp: no staleness */
-	uint64_t	last_iter;
+	uint32_t	last_iter;
 };
 
 struct scrape_cache *scrape_cache_create(struct series_table *);
@@ -70,5 +70,7 @@ void		 scrape_cache_end(struct scrape_cache *,
 void		 scrape_cache_all_stale(struct scrape_cache *,
 		    void (*stale)(series_ref, void *), void *);
 size_t		 scrape_cache_count(const struct scrape_cache *);
+/* Bytes of the key buffer in use, holes of evicted keys included. */
+size_t		 scrape_cache_key_bytes(const struct scrape_cache *);
 
 #endif

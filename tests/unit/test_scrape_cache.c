@@ -318,9 +318,10 @@ test_churn(void **state)
 	struct scrape_cache_entry *e;
 	char raw[64];
 	int i, round, n = 5000, gen;
+	size_t live;
 
 	(void)state;
-	for (round = 0; round < 8; round++) {
+	for (round = 0; round < 24; round++) {
 		scrape_cache_begin(c);
 		/* Half the series change name every round. */
 		for (i = 0; i < n; i++) {
@@ -344,6 +345,10 @@ test_churn(void **state)
 			assert_non_null(e = scrape_cache_get(c, S(raw)));
 			assert_int_not_equal(e->ref, SERIES_REF_NONE);
 		}
+		/* Evicted keys' bytes are reclaimed: holes stay under half
+		 * (live: an upper bound, every key as long as the longest). */
+		live = scrape_cache_count(c) * strlen("metric_4999{gen=\"23\"}");
+		assert_true(scrape_cache_key_bytes(c) <= 2 * live + 4096);
 	}
 	assert_int_equal(scrape_cache_count(c), (size_t)n +
 	    (size_t)(n / 2) * SCRAPE_CACHE_KEEP_ITERS);
