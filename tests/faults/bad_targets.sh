@@ -50,6 +50,8 @@ job() {
 	huge|hugedefault|hugechunked|gzipbomb|longline) _a=$HEAVY ;;
 	*) _a=$LIGHT ;;
 	esac
+	# By host name: through libcurl, not promlet's own HTTP/1.1 path.
+	case $1 in curl_*) _a=localhost:${_a#*:} ;; esac
 	shift 2
 	for _l in "$@"; do printf '    %s\n' "$_l"; done
 	printf "    static_configs: [{targets: ['%s']}]\n" "$_a"
@@ -115,6 +117,11 @@ EOF
 	job chunked /chunked
 	job churn /churn "params: {n: ['10000']}"
 	job garbage /garbage
+	# The same faults through curl (targets named by host name).
+	job curl_chunked /chunked
+	job curl_stall /stall
+	job curl_reset /reset
+	job curl_garbage /garbage
 } >"$T/promlet.yml"
 "$PROMLET" check config "$T/promlet.yml" >"$T/check.out" 2>&1 ||
     fail "config rejected: $(cat "$T/check.out")"
@@ -155,7 +162,10 @@ $CHK targets "http://$WEB/api/v1/targets" \
     'stalleq=down:timed out' \
     'reset=down:reset|recv failure|partial|transfer closed' \
     'redirect=down:redirect|time' \
-    'garbage=down:parse error' || ok=0
+    'garbage=down:parse error' \
+    curl_chunked=up 'curl_stall=down:timed out' \
+    'curl_reset=down:reset|recv failure|partial|transfer closed' \
+    'curl_garbage=down:parse error' || ok=0
 $CHK metric "http://$WEB/metrics" promlet_scrapes_exceeded_limit_total \
     --min 3 || ok=0
 wide=$(curl -fsS "http://$WEB/metrics" | awk '/^promlet_remote_storage_series_dropped_total\{remote_name="wide",reason="label_count"\}/ { print $2 }')
