@@ -38,6 +38,8 @@ void	 buf_put_varint(struct buf *, uint64_t);
 void	 buf_put_json_string(struct buf *, const char *s, size_t n);
 /* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
 size_t	 utf8_seq_len(const unsigned char *p, size_t n);
+/* Standard base64 of n bytes, padded. */
+void	 buf_put_base64(struct buf *, const void *, size_t n);
 char	*buf_steal(struct buf *);
 
 #endif

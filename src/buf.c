@@ -177,3 +177,31 @@ buf_put_json_string(struct buf *b, const char *s, size_t n)
 	}
 	buf_putc(b, '"');
 }
+
+/* Standard base64 (RFC 4648 section 4), padded. */
+void
+buf_put_base64(struct buf *b, const void *data, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = data;
+	uint32_t v;
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		buf_putc(b, tab[v >> 18]);
+		buf_putc(b, tab[(v >> 12) & 63]);
+		buf_putc(b, tab[(v >> 6) & 63]);
+		buf_putc(b, tab[v & 63]);
+	}
+	if (i < n) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		buf_putc(b, tab[v >> 18]);
+		buf_putc(b, tab[(v >> 12) & 63]);
+		buf_putc(b, i + 1 < n ? tab[(v >> 6) & 63] : '=');
+		buf_putc(b, '=');
+	}
+}

@@ -3887,28 +3887,8 @@ config_out_key(struct config_out *o, int indent, const char *key)
 static void
 config_out_binary(struct buf *b, const unsigned char *p, size_t len)
 {
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint32_t v;
-	size_t i;
-
 	buf_puts(b, "!!binary \"");
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		buf_putc(b, alphabet[v >> 18]);
-		buf_putc(b, alphabet[(v >> 12) & 63]);
-		buf_putc(b, alphabet[(v >> 6) & 63]);
-		buf_putc(b, alphabet[v & 63]);
-	}
-	if (i < len) {
-		v = (uint32_t)p[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		buf_putc(b, alphabet[v >> 18]);
-		buf_putc(b, alphabet[(v >> 12) & 63]);
-		buf_putc(b, i + 1 < len ? alphabet[(v >> 6) & 63] : '=');
-		buf_putc(b, '=');
-	}
+	buf_put_base64(b, p, len);
 	buf_putc(b, '"');
 }
 

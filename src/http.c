@@ -385,33 +385,6 @@ http_read_secret(const char *path)
 	return xstrdup(tmp);
 }
 
-static void
-http_base64(struct buf *b, const char *s, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t v;
-	size_t i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		buf_putc(b, tab[v >> 18]);
-		buf_putc(b, tab[(v >> 12) & 63]);
-		buf_putc(b, tab[(v >> 6) & 63]);
-		buf_putc(b, tab[v & 63]);
-	}
-	if (i < n) {
-		v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		buf_putc(b, tab[v >> 18]);
-		buf_putc(b, tab[(v >> 12) & 63]);
-		buf_putc(b, i + 1 < n ? tab[(v >> 6) & 63] : '=');
-		buf_putc(b, '=');
-	}
-}
-
 /*
  * The job's Authorization header line (no CR LF) into out; 0 when it has
  * none. Secret files are read fresh each time, so rotated credentials
@@ -432,7 +405,7 @@ http_auth_header(struct buf *out, const struct config_http *h)
 		    secret != NULL ? secret : h->basic_auth_password != NULL ?
 		    h->basic_auth_password : "");
 		buf_puts(out, "Authorization: Basic ");
-		http_base64(out, pair, strlen(pair));
+		buf_put_base64(out, pair, strlen(pair));
 		explicit_bzero(pair, strlen(pair));
 		free(pair);
 	} else if (h->authorization_credentials != NULL ||

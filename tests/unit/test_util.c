@@ -199,12 +199,37 @@ test_buf_json_string_utf8(void **state)
 	buf_free(&b);
 }
 
+/* RFC 4648 section 10's vectors, and every byte value. */
+static void
+test_buf_base64(void **state)
+{
+	static const char *in[] = { "", "f", "fo", "foo", "foob", "fooba",
+	    "foobar" };
+	static const char *out[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==",
+	    "Zm9vYmE=", "Zm9vYmFy" };
+	unsigned char all[3] = { 0xff, 0xfe, 0x00 };
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof in / sizeof in[0]; i++) {
+		buf_reset(&b);
+		buf_put_base64(&b, in[i], strlen(in[i]));
+		assert_string_equal(b.data == NULL ? "" : b.data, out[i]);
+	}
+	buf_reset(&b);
+	buf_put_base64(&b, all, sizeof all);
+	assert_string_equal(b.data, "//4A");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_append_and_printf),
 		cmocka_unit_test(test_buf_json_string_utf8),
+		cmocka_unit_test(test_buf_base64),
 		cmocka_unit_test(test_arena_pointers_stable),
 		cmocka_unit_test(test_labels_sort_set_hash),
 		cmocka_unit_test(test_labels_hash_separates_boundaries),
