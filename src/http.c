@@ -119,7 +119,6 @@ struct http_conn {
 struct http_pool {
 	CURLSH			*share;
 	struct http_conn	 conn;
-	struct event_base	*base;
 	size_t			 last_len;	/* of the previous body */
 	int			 curl_only;	/* the target redirected */
 };
@@ -797,6 +796,13 @@ http_native_done(struct http_request *r, int keep)
 	http_native_report(r, 0);
 }
 
+static void
+http_native_connect_failed(struct http_request *r, int err)
+{
+	http_native_fail(r, "Failed to connect to %.*s: %s",
+	    (int)r->native->alen, r->native->url + 7, strerror(err));
+}
+
 /* The non-blocking connect finished: 0, or r has failed. */
 static int
 http_native_connected(struct http_request *r)
@@ -808,8 +814,7 @@ http_native_connected(struct http_request *r)
 	if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err != 0) {
-		http_native_fail(r, "Failed to connect to %.*s: %s",
-		    (int)r->native->alen, r->native->url + 7, strerror(err));
+		http_native_connect_failed(r, err);
 		return -1;
 	}
 	conn->connecting = 0;
@@ -933,9 +938,10 @@ http_native_connect(struct http_request *r)
 	/* As curl: the request is one small write, never delay it. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	conn->fd = fd;
-	conn->rev = event_new(p->base, fd, EV_READ | EV_PERSIST,
+	conn->rev = event_new(r->client->base, fd, EV_READ | EV_PERSIST,
 	    http_conn_read_cb, p);
-	conn->wev = event_new(p->base, fd, EV_WRITE, http_conn_write_cb, p);
+	conn->wev = event_new(r->client->base, fd, EV_WRITE,
+	    http_conn_write_cb, p);
 	event_add(conn->rev, NULL);
 	conn->req = r;
 	conn->used = 0;
@@ -948,8 +954,7 @@ http_native_connect(struct http_request *r)
 		event_add(conn->wev, NULL);
 		return;
 	}
-	http_native_fail(r, "Failed to connect to %.*s: %s",
-	    (int)r->native->alen, r->native->url + 7, strerror(errno));
+	http_native_connect_failed(r, errno);
 }
 
 /*
@@ -966,6 +971,7 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 	struct sockaddr_storage ss;
 	const char *auth, *path;
 	const char * const *h;
+	const char *colon;
 	socklen_t sl;
 	size_t alen, i, nh;
 	int accept = 0;
@@ -978,7 +984,6 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 	    http_native_url(o->url, &ss, &sl, &auth, &alen, &path) == -1)
 		return -1;
 	conn = &p->conn;
-	p->base = r->client->base;
 	r->pool = p;
 	r->native = n = xcalloc(1, sizeof *n);
 	http1_response_init(&n->h1, &r->body, r->max_body);
@@ -1004,7 +1009,8 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 		buf_puts(&n->out, "\r\n");
 	for (i = 0; i < nh; i++) {
 		/* "Name:" with no value removes a header, for curl. */
-		if (strchr(n->headers[i], ':')[1] == '\0')
+		colon = strchr(n->headers[i], ':');
+		if (colon != NULL && colon[1] == '\0')
 			continue;
 		if (strncasecmp(n->headers[i], "Accept:", 7) == 0)
 			accept = 1;
@@ -1017,7 +1023,7 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 	if (p->last_len != 0)
 		buf_reserve(&r->body, p->last_len + p->last_len / 8);
 
-	n->timer = evtimer_new(p->base, http_native_timer_cb, r);
+	n->timer = evtimer_new(r->client->base, http_native_timer_cb, r);
 	if (o->timeout_ms > 0) {
 		struct timeval tv = { (time_t)(o->timeout_ms / 1000),
 		    (suseconds_t)(o->timeout_ms % 1000 * 1000) };
@@ -1057,7 +1063,6 @@ http_native_free(struct http_request *r)
 	free(n);
 	r->native = NULL;
 }
-
 
 struct http_pool *
 http_pool_new(void)
