@@ -17,18 +17,10 @@
 
 #include "azuread.h"
 #include "log.h"
+#include "fuzz.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/* Says which invariant broke, then crashes for libFuzzer. */
-#define FUZZ_CHECK(x)	do {						\
-	if (!(x)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #x);					\
-		abort();						\
-	}								\
-} while (0)
 
 #define FUZZ_AZ_MAX	(64 * 1024)
 #define FUZZ_AZ_NOW	1700000000000LL

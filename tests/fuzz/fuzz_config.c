@@ -14,18 +14,10 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "fuzz.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/* Says which invariant broke, then crashes for libFuzzer. */
-#define FUZZ_CHECK(x)	do {						\
-	if (!(x)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #x);					\
-		abort();						\
-	}								\
-} while (0)
 
 /* Large inputs only slow the fuzzer down; real configs are small. */
 #define FUZZ_CONFIG_MAX	(64 * 1024)

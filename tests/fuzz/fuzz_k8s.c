@@ -22,18 +22,10 @@
 #include "k8s_sd.h"
 #include "labels.h"
 #include "log.h"
+#include "fuzz.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/* Says which invariant broke, then crashes for libFuzzer. */
-#define FUZZ_CHECK(x)	do {						\
-	if (!(x)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #x);					\
-		abort();						\
-	}								\
-} while (0)
 
 #define FUZZ_K8S_MAX	(128 * 1024)
 

@@ -30,18 +30,10 @@
 #include "log.h"
 #include "relabel.h"
 #include "xmalloc.h"
+#include "fuzz.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/* Says which invariant broke, then crashes for libFuzzer. */
-#define FUZZ_CHECK(x)	do {						\
-	if (!(x)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #x);					\
-		abort();						\
-	}								\
-} while (0)
 
 /* Regex compile time grows with length; real rules are short. */
 #define FUZZ_RELABEL_MAX	(16 * 1024)
