@@ -1,0 +1,183 @@
+/*
+ * Remote-write encoding micro-benchmark (not a test): builds request
+ * bodies the way a shard does (rw_encode_sample_pairs over interned
+ * pairs) and compresses them as rw_shard_kick does (rw_encode_compress),
+ * printing the thread's CPU nanoseconds and the bytes per sample of each.
+ *
+ * The series are the shape of bench/target's pages (counters with
+ * method/code/route, gauges with queue/zone, histogram buckets) for
+ * -t targets, in page order, -n samples a request; values are random
+ * (-i for small integers instead, as counters mostly are).
+ *
+ * usage: bench/rw [-t targets] [-n samples] [-r reps] [-i]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "labels.h"
+#include "rw_encode.h"
+#include "xmalloc.h"
+
+struct bench_series {
+	uint32_t	ids[8];
+	size_t		n;
+	size_t		len;
+};
+
+static double
+bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t bench_rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+bench_rand(void)
+{
+	bench_rng ^= bench_rng << 13;
+	bench_rng ^= bench_rng >> 7;
+	bench_rng ^= bench_rng << 17;
+	return bench_rng;
+}
+
+static void
+bench_add(struct rw_pairs *p, struct bench_series *s, const char *n,
+    const char *v)
+{
+	size_t len;
+
+	s->ids[s->n] = rw_pairs_intern(p, (struct lstr){ n, strlen(n) },
+	    (struct lstr){ v, strlen(v) });
+	(void)rw_pairs_get(p, s->ids[s->n], &len);
+	s->len += len;
+	s->n++;
+}
+
+/* One target's 1,000 series, labels sorted as a series' are. */
+static void
+bench_target_series(struct rw_pairs *p, struct bench_series *v, int t)
+{
+	static const char *methods[] = { "GET", "POST", "PUT", "DELETE" };
+	static const char *les[] = { "0.005", "0.01", "0.025", "0.05", "0.1",
+	    "0.25", "0.5", "1", "2.5", "+Inf" };
+	char name[64], inst[32], a[64], b[32];
+	int i, k = 0;
+
+	snprintf(inst, sizeof inst, "127.1.0.%d:9100", t + 1);
+	for (i = 0; k < 1000; i++) {
+		struct bench_series *s = &v[k++];
+
+		memset(s, 0, sizeof *s);
+		switch (i % 3) {
+		case 0:
+			snprintf(name, sizeof name, "bench_requests_%d_total",
+			    i / 30);
+			bench_add(p, s, "__name__", name);
+			bench_add(p, s, "agent", "promlet");
+			snprintf(b, sizeof b, "%d", 200 + i % 5);
+			bench_add(p, s, "code", b);
+			bench_add(p, s, "instance", inst);
+			bench_add(p, s, "job", "bench");
+			bench_add(p, s, "method", methods[i % 4]);
+			snprintf(a, sizeof a, "/api/v1/resource/%d", i % 10);
+			bench_add(p, s, "route", a);
+			break;
+		case 1:
+			snprintf(name, sizeof name, "bench_queue_depth_%d",
+			    i / 30);
+			bench_add(p, s, "__name__", name);
+			bench_add(p, s, "agent", "promlet");
+			bench_add(p, s, "instance", inst);
+			bench_add(p, s, "job", "bench");
+			snprintf(a, sizeof a, "worker-%d", i % 10);
+			bench_add(p, s, "queue", a);
+			snprintf(b, sizeof b, "zone-%d", i % 3);
+			bench_add(p, s, "zone", b);
+			break;
+		default:
+			snprintf(name, sizeof name,
+			    "bench_latency_%d_seconds_bucket", i / 30);
+			bench_add(p, s, "__name__", name);
+			bench_add(p, s, "agent", "promlet");
+			snprintf(a, sizeof a, "/handler/%d", i % 10);
+			bench_add(p, s, "handler", a);
+			bench_add(p, s, "instance", inst);
+			bench_add(p, s, "job", "bench");
+			bench_add(p, s, "le", les[i % 10]);
+			break;
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench_series *series;
+	struct rw_pairs *p = rw_pairs_new();
+	struct buf req = BUF_INIT, out = BUF_INIT;
+	int targets = 2, nsamples = 2000, reps = 200, ints = 0, c, r;
+	size_t i, total, ns, nreq = 0;
+	double t0, enc = 1e9, comp = 1e9, t, v;
+
+	while ((c = getopt(argc, argv, "in:r:t:")) != -1) {
+		switch (c) {
+		case 'i': ints = 1; break;
+		case 'n': nsamples = atoi(optarg); break;
+		case 'r': reps = atoi(optarg); break;
+		case 't': targets = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: bench/rw [-t targets] "
+			    "[-n samples] [-r reps] [-i]\n");
+			return 2;
+		}
+	}
+	if (targets < 1 || nsamples < 1 || reps < 1)
+		return 2;
+	total = (size_t)targets * 1000;
+	series = xcalloc(total, sizeof *series);
+	for (c = 0; c < targets; c++)
+		bench_target_series(p, series + (size_t)c * 1000, c);
+	ns = (size_t)nsamples;
+
+	/* Best of reps: the machine's noise only ever adds. */
+	for (r = 0; r < reps; r++) {
+		buf_reset(&req);
+		t0 = bench_now();
+		for (i = 0; i < ns; i++) {
+			struct bench_series *s = &series[(nreq * ns + i) %
+			    total];
+
+			v = ints ? (double)(bench_rand() % 1000) :
+			    (double)(bench_rand() % 100000000) / 100.0;
+			rw_encode_sample_pairs(&req, p, s->ids, s->n, s->len,
+			    v, 1796553366123LL + (int64_t)(i / 1000) * 50);
+		}
+		t = bench_now() - t0;
+		enc = t < enc ? t : enc;
+		nreq++;
+
+		t0 = bench_now();
+		if (rw_encode_compress(&req, &out) == -1)
+			return 1;
+		t = bench_now() - t0;
+		comp = t < comp ? t : comp;
+	}
+	printf("request: %zu samples, %.1f bytes/sample uncompressed\n", ns,
+	    (double)req.len / (double)ns);
+	printf("encode      %7.1f ns/sample\n", enc * 1e9 / (double)ns);
+	printf("compress    %7.1f ns/sample  %6.2f bytes/sample\n",
+	    comp * 1e9 / (double)ns, (double)out.len / (double)ns);
+	buf_free(&req);
+	buf_free(&out);
+	rw_pairs_free(p);
+	free(series);
+	return 0;
+}
