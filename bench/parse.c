@@ -257,7 +257,7 @@ main(int argc, char **argv)
 	}
 	bn.series = series_table_create();
 	for (i = 0; i < bn.npages; i++) {
-		bn.pages[i].cache = scrape_cache_create(bn.series);
+		bn.pages[i].cache = scrape_cache_create(bn.series, 0x5eed);
 		bench_cached(&bn, &bn.pages[i]);	/* warm the caches */
 		bytes += bn.pages[i].len;
 		samples += bn.pages[i].samples;

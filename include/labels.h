@@ -71,5 +71,7 @@ int		 labels_valid_utf8(struct lstr);
 
 /* A fast 64-bit hash of bytes, shared by every hash table in promlet. */
 uint64_t	 hash_bytes(const void *, size_t, uint64_t);
+/* 128 bits (two 64-bit words) of the same family, in one pass. */
+void		 hash_bytes128(const void *, size_t, uint64_t, uint64_t[2]);
 
 #endif

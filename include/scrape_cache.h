@@ -7,6 +7,13 @@
  * sorting or series-table hashing. Entries whose metric relabeling dropped
  * the series are cached too (ref 0, dropped=1).
  *
+ * The key is kept as a 128-bit hash of the text, not the text: the text
+ * was two thirds of the cache and a quarter of promlet's memory. Two
+ * texts of one target with the same hash would share a series; with a
+ * random seed per process the chance is about n^2 / 2^129 for n series
+ * (below 10^-26 at a million), and even then only the target's own
+ * samples are affected, which a target can mislabel anyway.
+ *
  * Staleness: each scrape is an iteration. Series seen in the previous
  * successful iteration but not in this one are reported once by
  * scrape_cache_end(), which is when the scrape loop writes stale markers.
@@ -38,12 +45,17 @@ struct scrape_cache;
 
 struct scrape_cache_entry {
 	series_ref	ref;
-	unsigned	dropped:1;	/* metric_relabel dropped it */
-	unsigned	explicit_ts:1;	/* has its own timestamp: no staleness */
-	uint32_t	last_iter;
+	uint32_t	dropped:1;	/* metric_relabel dropped it */
+	uint32_t	explicit_ts:1;	/* has its own timestamp: no staleness */
+	/* The cache's own. */
+	uint32_t	used:1;
+	uint32_t	prev:1;		/* seen in the last good scrape */
+	uint32_t	last_iter:28;
 };
 
-struct scrape_cache *scrape_cache_create(struct series_table *);
+/* seed: the key hash's; random, so that pages cannot aim at collisions. */
+struct scrape_cache *scrape_cache_create(struct series_table *,
+		    uint64_t seed);
 /* Releases every held series. */
 void		 scrape_cache_free(struct scrape_cache *);
 void		 scrape_cache_begin(struct scrape_cache *);
@@ -51,7 +63,7 @@ struct scrape_cache_entry *scrape_cache_get(struct scrape_cache *,
 		    struct lstr raw);
 /*
  * Insert after a miss; the cache takes over the caller's hold on ref (none
- * for SERIES_REF_NONE) and copies raw. The entry counts as seen in the
+ * for SERIES_REF_NONE) and keeps raw's hash. The entry counts as seen in the
  * current iteration. Entry pointers stay valid until the entry is evicted
  * by scrape_cache_end() or the cache is freed.
  */
@@ -70,7 +82,7 @@ void		 scrape_cache_end(struct scrape_cache *,
 void		 scrape_cache_all_stale(struct scrape_cache *,
 		    void (*stale)(series_ref, void *), void *);
 size_t		 scrape_cache_count(const struct scrape_cache *);
-/* Bytes of the key buffer in use, holes of evicted keys included. */
-size_t		 scrape_cache_key_bytes(const struct scrape_cache *);
+/* Bytes the cache holds: entries, free ones included, and its index. */
+size_t		 scrape_cache_mem_bytes(const struct scrape_cache *);
 
 #endif

@@ -285,6 +285,42 @@ hash_bytes(const void *data, size_t len, uint64_t seed)
 	    total ^ HASH_K1);
 }
 
+/*
+ * Two hashes of the bytes in one pass, for keys kept as a hash alone:
+ * each 16-byte block is folded into both lanes with different keys and
+ * the words swapped. The keys come from the seed, so the blocks that
+ * would zero a multiply (a word equal to its key) are unknown without it.
+ */
+void
+hash_bytes128(const void *data, size_t len, uint64_t seed, uint64_t out[2])
+{
+	const unsigned char *p = data;
+	const uint64_t total = len;
+	const uint64_t k1 = HASH_K1 ^ seed;
+	const uint64_t k2 = HASH_K0 ^ (seed << 32 | seed >> 32);
+	uint64_t h = seed ^ HASH_K0 ^ total, g = seed ^ HASH_K2 ^ total;
+	uint64_t a, b;
+
+	while (len >= 16) {
+		a = hash_read64(p);
+		b = hash_read64(p + 8);
+		h = hash_mix(a ^ k1, b ^ h);
+		g = hash_mix(b ^ k2, a ^ g);
+		p += 16;
+		len -= 16;
+	}
+	a = b = 0;
+	if (len >= 8) {
+		a = hash_read64(p);
+		p += 8;
+		len -= 8;
+	}
+	while (len > 0)
+		b = (b << 8) | p[--len];
+	out[0] = hash_mix(hash_mix(a ^ k1, b ^ h) ^ HASH_K2, total ^ HASH_K1);
+	out[1] = hash_mix(hash_mix(b ^ k2, a ^ g) ^ HASH_K1, total ^ HASH_K2);
+}
+
 uint64_t
 labels_hash(const struct labels *ls)
 {

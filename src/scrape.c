@@ -10,6 +10,8 @@
  * Everything runs on the loop thread. The only disk work is wal_commit(),
  * a write(2) into the page cache; fsync happens on the WAL's own thread.
  */
+#include <sys/random.h>
+
 #include "compat.h"
 
 #include <event2/event.h>
@@ -124,6 +126,7 @@ struct scrape_manager {
 	struct scrape_pools	 pools;
 	int			 stopped;
 	uint64_t		 default_body_limit;
+	uint64_t		 cache_seed;	/* scrape caches' key hash */
 
 	/* Scratch reused by every scrape so steady state does not allocate. */
 	struct buf		 scratch;
@@ -756,7 +759,7 @@ scrape_target_start(struct scrape_target *t)
 {
 	struct scrape_manager *sm = t->pool->sm;
 
-	t->cache = scrape_cache_create(sm->series);
+	t->cache = scrape_cache_create(sm->series, sm->cache_seed);
 	t->conns = http_pool_new();
 	t->timer = evtimer_new(sm->base, scrape_timer_cb, t);
 	scrape_target_schedule(t);
@@ -1058,6 +1061,11 @@ scrape_manager_create(struct event_base *base, struct http_client *http,
 	sm->wal = wal;
 	sm->commit_cb = cb;
 	sm->commit_arg = arg;
+	/* Without entropy, the clock: the seed need only be unguessable. */
+	if (getrandom(&sm->cache_seed, sizeof sm->cache_seed, GRND_NONBLOCK) !=
+	    (ssize_t)sizeof sm->cache_seed)
+		sm->cache_seed = (uint64_t)scrape_now_ms() * 0x9e3779b97f4a7c15ULL ^
+		    (uint64_t)(uintptr_t)sm;
 	TAILQ_INIT(&sm->pools);
 	buf_init(&sm->scratch);
 	labels_init(&sm->ls);

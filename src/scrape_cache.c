@@ -1,25 +1,22 @@
 /*
  * Per-target scrape cache: raw series text -> series ref.
  *
- *	index	open addressing, linear probing, 8-byte entries
- *		(hash >> 32) << 32 | (item id + 1), at most half full
+ *	index	open addressing, linear probing, uint32 item id + 1, at
+ *		most half full; an item's home slot is its hash's low bits
  *	items	chunks of 256 fixed-size items, so entry pointers handed to
- *		the caller never move; freed items form a free list
- *	item	{ entry, hash >> 32, key offset, key length, flags }: 32 B
- *	keys	every key's bytes back to back in one buffer; evicted keys
- *		leave holes until they are half of it, then end() copies the
- *		live keys to a new buffer in item order
+ *		the caller never move; freed items form a free list (next
+ *		id + 1 in e.ref)
+ *	item	{ entry (ref, flags, 28-bit iteration), hash[2] }: 24 B
  *
- * A key in the shared buffer costs its length; a malloc'd copy cost up
- * to 24 bytes more, which at a million series was a tenth of RSS.
+ * A series costs its item and one or two index slots, 32 to 40 bytes;
+ * the raw text it replaced was 55 to 80 on typical pages.
  *
  * Pages list their series in the same order scrape after scrape, and items
  * are allocated in the order of the first scrape, so get() first tries the
- * item after the last hit: a steady scrape then costs one memcmp per
- * series, no hashing and no index probe. Otherwise a lookup is one hash of
- * the raw text, one index probe, the item and a memcmp of the key.
- * scrape_cache_end() walks the items once per scrape to find stale series
- * and evict old entries.
+ * item after the last hit: a steady scrape then costs one hash of the
+ * text and one compare per series, no index probe. scrape_cache_end()
+ * walks the items once per scrape to find stale series and evict old
+ * entries.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,32 +28,20 @@
 
 #define SCRAPE_CACHE_CHUNK_SHIFT	8
 #define SCRAPE_CACHE_CHUNK		(1U << SCRAPE_CACHE_CHUNK_SHIFT)
-#define SCRAPE_CACHE_SEED		0x9e3779b97f4a7c15ULL
-
-#define SCRAPE_CACHE_USED	0x1
-#define SCRAPE_CACHE_PREV	0x2	/* seen in the last good scrape */
+/* Iterations are counted in the entry's 28 bits and compared mod 2^28. */
+#define SCRAPE_CACHE_ITER_MASK		0x0fffffffU
 
 struct scrape_cache_item {
 	struct scrape_cache_entry	 e;	/* first: handed out */
-	uint32_t			 hash_hi;	/* as in the index */
-	uint64_t			 key;		/* offset in keys */
-	uint32_t			 keylen;	/* free: next id + 1 */
-	uint32_t			 flags;
+	uint64_t			 hash[2];
 };
-
-/* Compact the key buffer once holes are half of it and at least this. */
-#define SCRAPE_CACHE_DEAD_MIN	4096
 
 struct scrape_cache {
 	struct series_table		 *series;
-	uint32_t			  iter;		/* wraps; compared by - */
+	uint64_t			  seed;
+	uint32_t			  iter;		/* masked */
 
-	char				 *keys;
-	size_t				  keys_len;
-	size_t				  keys_cap;
-	size_t				  keys_dead;
-
-	uint64_t			 *index;
+	uint32_t			 *index;
 	size_t				  index_cap;
 	size_t				  count;
 
@@ -69,7 +54,7 @@ struct scrape_cache {
 	/* The last missed key, so put() need not hash it again. */
 	const char			 *miss_p;
 	size_t				  miss_len;
-	uint64_t			  miss_hash;
+	uint64_t			  miss_hash[2];
 
 	/* Scratch ref lists for end() and all_stale(). */
 	series_ref			 *stale;
@@ -88,25 +73,26 @@ scrape_cache_item(const struct scrape_cache *c, uint32_t id)
 }
 
 static inline size_t
-scrape_cache_home(const struct scrape_cache *c, uint64_t entry)
+scrape_cache_home(const struct scrape_cache *c, uint32_t slot)
 {
-	return (size_t)(entry >> 32) & (c->index_cap - 1);
+	return (size_t)scrape_cache_item(c, slot - 1)->hash[0] &
+	    (c->index_cap - 1);
 }
 
 static void
-scrape_cache_index_put(struct scrape_cache *c, uint64_t entry)
+scrape_cache_index_put(struct scrape_cache *c, uint32_t slot)
 {
-	size_t i = scrape_cache_home(c, entry);
+	size_t i = scrape_cache_home(c, slot);
 
 	while (c->index[i] != 0)
 		i = (i + 1) & (c->index_cap - 1);
-	c->index[i] = entry;
+	c->index[i] = slot;
 }
 
 static void
 scrape_cache_index_grow(struct scrape_cache *c)
 {
-	uint64_t *old = c->index;
+	uint32_t *old = c->index;
 	size_t i, oldcap = c->index_cap;
 
 	if ((c->count + 1) * 2 <= c->index_cap)
@@ -122,12 +108,12 @@ scrape_cache_index_grow(struct scrape_cache *c)
 
 /* Delete by backward shifting the rest of the probe run. */
 static void
-scrape_cache_index_remove(struct scrape_cache *c, uint64_t entry)
+scrape_cache_index_remove(struct scrape_cache *c, uint32_t slot)
 {
-	size_t i = scrape_cache_home(c, entry), j, mask = c->index_cap - 1;
+	size_t i = scrape_cache_home(c, slot), j, mask = c->index_cap - 1;
 	size_t home;
 
-	while (c->index[i] != entry) {
+	while (c->index[i] != slot) {
 		if (c->index[i] == 0)
 			return;
 		i = (i + 1) & mask;
@@ -146,12 +132,13 @@ scrape_cache_index_remove(struct scrape_cache *c, uint64_t entry)
 }
 
 struct scrape_cache *
-scrape_cache_create(struct series_table *series)
+scrape_cache_create(struct series_table *series, uint64_t seed)
 {
 	struct scrape_cache *c;
 
 	c = xcalloc(1, sizeof *c);
 	c->series = series;
+	c->seed = seed;
 	c->index_cap = 64;
 	c->index = xcalloc(c->index_cap, sizeof *c->index);
 	return c;
@@ -167,12 +154,9 @@ scrape_cache_free(struct scrape_cache *c)
 		return;
 	for (i = 0; i < c->nitems; i++) {
 		it = scrape_cache_item(c, (uint32_t)i);
-		if (!(it->flags & SCRAPE_CACHE_USED))
-			continue;
-		if (it->e.ref != SERIES_REF_NONE)
+		if (it->e.used && it->e.ref != SERIES_REF_NONE)
 			series_release(c->series, it->e.ref);
 	}
-	free(c->keys);
 	for (i = 0; i < c->nchunks; i++)
 		free(c->chunks[i]);
 	free(c->chunks);
@@ -185,10 +169,16 @@ scrape_cache_free(struct scrape_cache *c)
 void
 scrape_cache_begin(struct scrape_cache *c)
 {
-	c->iter++;
+	c->iter = (c->iter + 1) & SCRAPE_CACHE_ITER_MASK;
 	c->miss_p = NULL;
 	c->miss_len = 0;
 	c->next = 0;
+}
+
+static inline int
+scrape_cache_match(const struct scrape_cache_item *it, const uint64_t h[2])
+{
+	return it->hash[0] == h[0] && it->hash[1] == h[1] && it->e.used;
 }
 
 struct scrape_cache_entry *
@@ -196,32 +186,29 @@ scrape_cache_get(struct scrape_cache *c, struct lstr raw)
 {
 	struct scrape_cache_item *it;
 	size_t i, mask = c->index_cap - 1;
-	uint64_t h, e;
+	uint64_t h[2];
+	uint32_t slot;
 
+	hash_bytes128(raw.p, raw.len, c->seed, h);
 	if (c->next < c->nitems) {
 		it = scrape_cache_item(c, c->next);
-		if (it->keylen == raw.len && (it->flags & SCRAPE_CACHE_USED) &&
-		    memcmp(c->keys + it->key, raw.p, raw.len) == 0) {
+		if (scrape_cache_match(it, h)) {
 			c->next++;
 			return &it->e;
 		}
 	}
-	h = hash_bytes(raw.p, raw.len, SCRAPE_CACHE_SEED);
-	for (i = (size_t)(h >> 32) & mask;; i = (i + 1) & mask) {
-		if ((e = c->index[i]) == 0)
-			break;
-		if ((e >> 32) != (h >> 32))
-			continue;
-		it = scrape_cache_item(c, (uint32_t)e - 1);
-		if (it->keylen == raw.len &&
-		    memcmp(c->keys + it->key, raw.p, raw.len) == 0) {
-			c->next = (uint32_t)e;
+	for (i = (size_t)h[0] & mask; (slot = c->index[i]) != 0;
+	    i = (i + 1) & mask) {
+		it = scrape_cache_item(c, slot - 1);
+		if (scrape_cache_match(it, h)) {
+			c->next = slot;
 			return &it->e;
 		}
 	}
 	c->miss_p = raw.p;
 	c->miss_len = raw.len;
-	c->miss_hash = h;
+	c->miss_hash[0] = h[0];
+	c->miss_hash[1] = h[1];
 	return NULL;
 }
 
@@ -232,7 +219,7 @@ scrape_cache_item_alloc(struct scrape_cache *c)
 
 	if (c->free_item != 0) {
 		id = c->free_item - 1;
-		c->free_item = scrape_cache_item(c, id)->keylen;
+		c->free_item = scrape_cache_item(c, id)->e.ref;
 		return id;
 	}
 	if ((c->nitems & (SCRAPE_CACHE_CHUNK - 1)) == 0) {
@@ -249,58 +236,11 @@ scrape_cache_item_free(struct scrape_cache *c, uint32_t id)
 {
 	struct scrape_cache_item *it = scrape_cache_item(c, id);
 
-	scrape_cache_index_remove(c, (uint64_t)it->hash_hi << 32 | (id + 1));
-	c->keys_dead += it->keylen;
+	scrape_cache_index_remove(c, id + 1);
 	memset(it, 0, sizeof *it);
-	it->keylen = c->free_item;
+	it->e.ref = c->free_item;
 	c->free_item = id + 1;
 	c->count--;
-}
-
-/* Grow by a quarter: doubling would leave up to half of it unused. */
-static uint64_t
-scrape_cache_key_add(struct scrape_cache *c, struct lstr raw)
-{
-	size_t off = c->keys_len;
-
-	if (c->keys == NULL || c->keys_len + raw.len > c->keys_cap) {
-		c->keys_cap += c->keys_cap / 4 + 4096;
-		if (c->keys_cap < c->keys_len + raw.len)
-			c->keys_cap = c->keys_len + raw.len;
-		c->keys = xrealloc(c->keys, c->keys_cap);
-	}
-	if (raw.len != 0)
-		memcpy(c->keys + off, raw.p, raw.len);
-	c->keys_len += raw.len;
-	return off;
-}
-
-/* Live keys to a new buffer, in item order (the page's order). */
-static void
-scrape_cache_key_compact(struct scrape_cache *c)
-{
-	struct scrape_cache_item *it;
-	size_t i, live = c->keys_len - c->keys_dead, off = 0;
-	char *keys;
-
-	if (c->keys_dead < SCRAPE_CACHE_DEAD_MIN || c->keys_dead * 2 <
-	    c->keys_len)
-		return;
-	keys = xmalloc(live + live / 8 + 1);
-	for (i = 0; i < c->nitems; i++) {
-		it = scrape_cache_item(c, (uint32_t)i);
-		if (!(it->flags & SCRAPE_CACHE_USED))
-			continue;
-		if (it->keylen != 0)
-			memcpy(keys + off, c->keys + it->key, it->keylen);
-		it->key = off;
-		off += it->keylen;
-	}
-	free(c->keys);
-	c->keys = keys;
-	c->keys_len = off;
-	c->keys_cap = live + live / 8 + 1;
-	c->keys_dead = 0;
 }
 
 struct scrape_cache_entry *
@@ -309,7 +249,6 @@ scrape_cache_put(struct scrape_cache *c, struct lstr raw, series_ref ref,
 {
 	struct scrape_cache_entry *old;
 	struct scrape_cache_item *it;
-	uint64_t h;
 	uint32_t id;
 
 	/* A put without a miss first: replace the old mapping. */
@@ -324,22 +263,20 @@ scrape_cache_put(struct scrape_cache *c, struct lstr raw, series_ref ref,
 			return old;
 		}
 	}
-	h = c->miss_hash;
 	c->miss_p = NULL;
 	c->miss_len = 0;
 
 	scrape_cache_index_grow(c);
 	id = scrape_cache_item_alloc(c);
 	it = scrape_cache_item(c, id);
+	memset(it, 0, sizeof *it);
 	it->e.ref = ref;
 	it->e.dropped = dropped != 0;
-	it->e.explicit_ts = 0;
+	it->e.used = 1;
 	it->e.last_iter = c->iter;
-	it->hash_hi = (uint32_t)(h >> 32);
-	it->key = scrape_cache_key_add(c, raw);
-	it->keylen = (uint32_t)raw.len;
-	it->flags = SCRAPE_CACHE_USED;
-	scrape_cache_index_put(c, (h >> 32) << 32 | (id + 1));
+	it->hash[0] = c->miss_hash[0];
+	it->hash[1] = c->miss_hash[1];
+	scrape_cache_index_put(c, id + 1);
 	c->count++;
 	c->next = id + 1;
 	return &it->e;
@@ -388,8 +325,8 @@ scrape_cache_uniq(series_ref *v, size_t n)
 static int
 scrape_cache_reportable(const struct scrape_cache_item *it)
 {
-	return (it->flags & SCRAPE_CACHE_PREV) && !it->e.dropped &&
-	    !it->e.explicit_ts && it->e.ref != SERIES_REF_NONE;
+	return it->e.prev && !it->e.dropped && !it->e.explicit_ts &&
+	    it->e.ref != SERIES_REF_NONE;
 }
 
 void
@@ -404,17 +341,15 @@ scrape_cache_end(struct scrape_cache *c,
 	c->nstale = c->nevicted = 0;
 	for (i = 0; i < c->nitems; i++) {
 		it = scrape_cache_item(c, (uint32_t)i);
-		if (!(it->flags & SCRAPE_CACHE_USED))
+		if (!it->e.used)
 			continue;
 		cur = it->e.last_iter == c->iter;
 		if (!cur && scrape_cache_reportable(it))
 			scrape_cache_push(&c->stale, &c->nstale,
 			    &c->stale_cap, it->e.ref);
-		if (cur)
-			it->flags |= SCRAPE_CACHE_PREV;
-		else
-			it->flags &= ~SCRAPE_CACHE_PREV;
-		if (c->iter - it->e.last_iter > SCRAPE_CACHE_KEEP_ITERS) {
+		it->e.prev = cur;
+		if (((c->iter - it->e.last_iter) & SCRAPE_CACHE_ITER_MASK) >
+		    SCRAPE_CACHE_KEEP_ITERS) {
 			/* Release after reporting: the ref may be stale. */
 			if (it->e.ref != SERIES_REF_NONE)
 				scrape_cache_push(&c->evicted, &c->nevicted,
@@ -428,8 +363,7 @@ scrape_cache_end(struct scrape_cache *c,
 		/* A ref another raw text produced this time is not stale. */
 		for (i = 0; i < c->nitems; i++) {
 			it = scrape_cache_item(c, (uint32_t)i);
-			if (!(it->flags & SCRAPE_CACHE_USED) ||
-			    it->e.last_iter != c->iter ||
+			if (!it->e.used || it->e.last_iter != c->iter ||
 			    it->e.ref == SERIES_REF_NONE)
 				continue;
 			hit = bsearch(&it->e.ref, c->stale, n, sizeof *hit,
@@ -445,7 +379,6 @@ scrape_cache_end(struct scrape_cache *c,
 	for (i = 0; i < c->nevicted; i++)
 		series_release(c->series, c->evicted[i]);
 	c->nstale = c->nevicted = 0;
-	scrape_cache_key_compact(c);
 }
 
 void
@@ -458,12 +391,12 @@ scrape_cache_all_stale(struct scrape_cache *c,
 	c->nstale = 0;
 	for (i = 0; i < c->nitems; i++) {
 		it = scrape_cache_item(c, (uint32_t)i);
-		if (!(it->flags & SCRAPE_CACHE_USED))
+		if (!it->e.used)
 			continue;
 		if (scrape_cache_reportable(it))
 			scrape_cache_push(&c->stale, &c->nstale,
 			    &c->stale_cap, it->e.ref);
-		it->flags &= ~SCRAPE_CACHE_PREV;
+		it->e.prev = 0;
 	}
 	n = scrape_cache_uniq(c->stale, c->nstale);
 	for (i = 0; i < n; i++) {
@@ -480,7 +413,9 @@ scrape_cache_count(const struct scrape_cache *c)
 }
 
 size_t
-scrape_cache_key_bytes(const struct scrape_cache *c)
+scrape_cache_mem_bytes(const struct scrape_cache *c)
 {
-	return c->keys_len;
+	return c->nchunks * SCRAPE_CACHE_CHUNK *
+	    sizeof(struct scrape_cache_item) +
+	    c->index_cap * sizeof *c->index;
 }

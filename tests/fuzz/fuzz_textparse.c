@@ -38,7 +38,7 @@ static void
 fuzz_one(const char *data, size_t size, enum textparse_format fmt, int utf8)
 {
 	struct series_table *t = series_table_create();
-	struct scrape_cache *c = scrape_cache_create(t);
+	struct scrape_cache *c = scrape_cache_create(t, 0x5eed);
 	struct buf scratch = BUF_INIT, help = BUF_INIT;
 	struct labels ls = LABELS_INIT, back = LABELS_INIT;
 	struct scrape_cache_entry *e;
