@@ -34,6 +34,7 @@ struct http1_response {
 	/* Results, valid once set. */
 	long		 status;
 	char		*content_type;	/* owned; NULL when absent */
+	char		*retry_after;	/* owned; NULL when absent */
 	int		 keep_alive;	/* the connection may carry another */
 	int		 too_large;	/* decoded body passed max_body */
 	const char	*error;		/* static text, on HTTP1_ERROR */

@@ -52,6 +52,8 @@ struct http_native {
 	int64_t				 timeout_ms;
 	int				 retried;
 	int				 follow;	/* follow_redirects */
+	int				 post;
+	size_t				 body_off;	/* in out, a POST's body */
 	size_t				 alen;	/* of the URL's authority */
 	/* Kept to hand the request to curl when a redirect comes. */
 	char				*url;
@@ -218,24 +220,36 @@ http_client_create(struct event_base *base)
 {
 	struct http_client *c;
 
+	c = xcalloc(1, sizeof *c);
+	c->base = base;
+	TAILQ_INIT(&c->requests);
+	c->timer = evtimer_new(base, http_timeout_cb, c);
+	return c;
+}
+
+/*
+ * curl (and the TLS library it starts) is set up on the first request
+ * that needs it: a process that scrapes and sends plain HTTP by address
+ * never does, and saves the 2 MiB of RSS curl_global_init() touches.
+ */
+static void
+http_curl_init(struct http_client *c)
+{
 	if (!http_curl_ready) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			fatalx("curl_global_init failed", NULL);
 		http_curl_ready = 1;
 	}
-	c = xcalloc(1, sizeof *c);
-	c->base = base;
-	TAILQ_INIT(&c->requests);
+	if (c->multi != NULL)
+		return;
 	if ((c->multi = curl_multi_init()) == NULL)
 		fatalx("curl_multi_init failed", NULL);
-	c->timer = evtimer_new(base, http_timeout_cb, c);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	/* Keep enough idle connections for every target and shard. */
 	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 1024L);
-	return c;
 }
 
 static void	http_native_free(struct http_request *);
@@ -278,7 +292,8 @@ http_client_free(struct http_client *c)
 		http_request_free(r); /* NOLINT(clang-analyzer-unix.Malloc) */
 	while (c->nidle > 0)
 		curl_easy_cleanup(c->idle[--c->nidle]);
-	curl_multi_cleanup(c->multi);
+	if (c->multi != NULL)
+		curl_multi_cleanup(c->multi);
 	event_free(c->timer);
 	free(c->scratch);
 	free(c);
@@ -482,6 +497,7 @@ http_curl_start(struct http_request *r, const struct http_request_opts *o)
 	const char * const *h;
 	CURL *e;
 
+	http_curl_init(c);
 	if (c->nidle > 0)
 		e = r->easy = c->idle[--c->nidle];
 	else if ((e = r->easy = curl_easy_init()) == NULL)
@@ -703,6 +719,7 @@ http_native_report(struct http_request *r, int error)
 	memset(&resp, 0, sizeof resp);
 	resp.status = n->h1.status;
 	resp.content_type = n->h1.content_type;
+	resp.retry_after = n->h1.retry_after;
 	resp.body = &r->body;
 	resp.total_seconds = (double)(http_now_us() - n->start_us) / 1e6;
 	if (error) {
@@ -762,6 +779,11 @@ http_native_to_curl(struct http_request *r)
 	memset(&o, 0, sizeof o);
 	o.url = n->url;
 	o.headers = (const char * const *)n->headers;
+	if (n->post) {
+		o.method = "POST";
+		o.body = n->out.data + n->body_off;
+		o.body_len = n->out.len - n->body_off;
+	}
 	o.timeout_ms = left > 0 ? left : 1;
 	o.max_body = r->max_body;
 	o.accept_gzip = n->accept_gzip;
@@ -958,9 +980,9 @@ http_native_connect(struct http_request *r)
 }
 
 /*
- * Take r on the native path when it can be: a GET of a plain-HTTP URL
- * with an IP address, from a pool (a scrape target), no proxy. -1: use
- * curl.
+ * Take r on the native path when it can be: a GET or POST of a plain-HTTP
+ * URL with an IP address, from a pool (a scrape target, a remote-write
+ * shard), no proxy. -1: use curl.
  */
 static int
 http_native_start(struct http_request *r, const struct http_request_opts *o)
@@ -974,11 +996,12 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 	const char *colon;
 	socklen_t sl;
 	size_t alen, i, nh;
-	int accept = 0;
+	int accept = 0, post;
 
+	post = o->method != NULL && strcmp(o->method, "POST") == 0;
 	if (!http_native_enabled || p == NULL || p->curl_only ||
-	    o->on_data != NULL || o->body_len != 0 ||
-	    (o->method != NULL && strcmp(o->method, "GET") != 0) ||
+	    o->on_data != NULL || (o->body_len != 0 && !post) ||
+	    (o->method != NULL && !post && strcmp(o->method, "GET") != 0) ||
 	    (o->http != NULL && (o->http->proxy_url != NULL ||
 	    o->http->proxy_from_environment)) ||
 	    http_native_url(o->url, &ss, &sl, &auth, &alen, &path) == -1)
@@ -990,6 +1013,7 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 	n->start_us = http_now_us();
 	n->timeout_ms = o->timeout_ms;
 	n->follow = o->http == NULL || o->http->follow_redirects;
+	n->post = post;
 	n->url = xstrdup(o->url);
 	n->alen = alen;
 	n->accept_gzip = o->accept_gzip;
@@ -1000,9 +1024,11 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 	for (i = 0; i < nh; i++)
 		n->headers[i] = xstrdup(o->headers[i]);
 
-	buf_printf(&n->out, "GET %s%s HTTP/1.1\r\nHost: %.*s\r\n"
-	    "User-Agent: promlet/" PACKAGE_VERSION "\r\n",
-	    *path == '/' ? "" : "/", path, (int)alen, auth);
+	buf_printf(&n->out, "%s %s%s HTTP/1.1\r\nHost: %.*s\r\n"
+	    "User-Agent: promlet/" PACKAGE_VERSION "\r\n", post ? "POST" :
+	    "GET", *path == '/' ? "" : "/", path, (int)alen, auth);
+	if (post)
+		buf_printf(&n->out, "Content-Length: %zu\r\n", o->body_len);
 	if (o->accept_gzip)
 		buf_puts(&n->out, "Accept-Encoding: gzip\r\n");
 	if (o->http != NULL && http_auth_header(&n->out, o->http))
@@ -1019,6 +1045,10 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 	if (!accept)
 		buf_puts(&n->out, "Accept: */*\r\n");
 	buf_puts(&n->out, "\r\n");
+	/* The body goes out with the head: one send for both. */
+	n->body_off = n->out.len;
+	if (post && o->body_len != 0)
+		buf_append(&n->out, o->body, o->body_len);
 	/* Room for a page as big as the last: no growing copies. */
 	if (p->last_len != 0)
 		buf_reserve(&r->body, p->last_len + p->last_len / 8);

@@ -68,6 +68,8 @@ http1_response_clean(struct http1_response *r)
 {
 	free(r->content_type);
 	r->content_type = NULL;
+	free(r->retry_after);
+	r->retry_after = NULL;
 	buf_free(&r->line);
 	h1_z_free(r);
 }
@@ -269,6 +271,9 @@ h1_header_line(struct http1_response *r, char *s)
 	if (strcasecmp(s, "Content-Type") == 0) {
 		free(r->content_type);
 		r->content_type = xstrdup(v);
+	} else if (strcasecmp(s, "Retry-After") == 0) {
+		free(r->retry_after);
+		r->retry_after = xstrdup(v);
 	}
 	return 0;
 }

@@ -91,6 +91,7 @@ struct rw_shard {
 	 * unless the receiver falls behind.
 	 */
 	struct buf		 spare;
+	struct http_pool	*pool;		/* its connection */
 	struct http_request	*req;
 	struct event		*timer;		/* deadline or backoff */
 	int			 backing_off;
@@ -545,6 +546,7 @@ rw_send(struct rw_shard *sh)
 	o.timeout_ms = c->remote_timeout_ms;
 	o.max_body = 64 * 1024;
 	o.http = &c->http;
+	o.pool = sh->pool;
 
 	/* User headers cannot override the reserved ones (config checks). */
 	{
@@ -661,6 +663,7 @@ rw_shards_alloc(struct remote_write *rw, size_t n)
 		sh->cap = nb;
 		sh->b = xcalloc(nb, sizeof *sh->b);
 		buf_init(&sh->body);
+		sh->pool = http_pool_new();
 		sh->timer = evtimer_new(rw->base, rw_shard_timer_cb, sh);
 	}
 }
@@ -675,6 +678,7 @@ rw_shards_free(struct remote_write *rw)
 
 		if (sh->req != NULL)
 			http_request_cancel(sh->req);
+		http_pool_free(sh->pool);
 		if (sh->timer != NULL)
 			event_free(sh->timer);
 		for (k = 0; k < sh->cap; k++)

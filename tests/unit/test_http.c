@@ -2,8 +2,8 @@
  * The native scrape path of http.c on a real loop against a scripted
  * server on loopback (a thread with blocking sockets): connection reuse,
  * a kept connection the server closed, framing and gzip in small pieces,
- * timeouts, refused connections, cancels, redirects handed to curl and
- * the Authorization header.
+ * timeouts, refused connections, cancels, redirects handed to curl, the
+ * Authorization header, and POSTs (remote write) with their bodies.
  */
 #include <sys/socket.h>
 
@@ -34,6 +34,7 @@ enum mode {
 	M_SILENT,	/* read the request, never answer */
 	M_REDIRECT,	/* /old: 302 to /new */
 	M_BIG,		/* a 100-byte body */
+	M_POST,		/* read a POST's body; 429 with Retry-After */
 };
 
 struct server {
@@ -45,6 +46,8 @@ struct server {
 	int		 accepts;
 	int		 requests;
 	char		 last[4096];	/* the last request's head */
+	char		*body;		/* the last request's body */
+	size_t		 body_len;
 	pthread_mutex_t	 mu;
 };
 
@@ -115,6 +118,33 @@ srv_gzip_drip(int fd)
 	buf_free(&chunk);
 }
 
+/* Read the body the head announces; some of it may be in req already. */
+static int
+srv_body(int fd, const char *req, size_t len, const char *end)
+{
+	const char *cl = strcasestr(req, "\r\nContent-Length:");
+	size_t want = cl != NULL && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+	size_t have = len - (size_t)(end + 4 - req);
+	char *body = malloc(want + 1);
+	ssize_t k;
+
+	assert_non_null(body);
+	memcpy(body, end + 4, have);
+	while (have < want) {
+		if ((k = recv(fd, body + have, want - have, 0)) <= 0) {
+			free(body);
+			return -1;
+		}
+		have += (size_t)k;
+	}
+	pthread_mutex_lock(&srv.mu);
+	free(srv.body);
+	srv.body = body;
+	srv.body_len = want;
+	pthread_mutex_unlock(&srv.mu);
+	return 0;
+}
+
 /* Serve requests on one connection; 0 when the client closed. */
 static void
 srv_conn(int fd)
@@ -139,6 +169,9 @@ srv_conn(int fd)
 		snprintf(srv.last, sizeof srv.last, "%.*s",
 		    (int)(end - req + 4), req);
 		pthread_mutex_unlock(&srv.mu);
+		if (strncmp(req, "POST ", 5) == 0 &&
+		    srv_body(fd, req, len, end) == -1)
+			return;
 		len = 0;
 		switch (srv_mode()) {
 		case M_KEEP:
@@ -162,6 +195,10 @@ srv_conn(int fd)
 				snprintf(resp, sizeof resp, "HTTP/1.1 302 Found"
 				    "\r\nLocation: /new\r\nContent-Length: 0"
 				    "\r\n\r\n");
+			else if (strncmp(req, "POST /old ", 10) == 0)
+				snprintf(resp, sizeof resp, "HTTP/1.1 307 "
+				    "Temporary Redirect\r\nLocation: /new\r\n"
+				    "Content-Length: 0\r\n\r\n");
 			else
 				snprintf(resp, sizeof resp, "HTTP/1.1 200 OK"
 				    "\r\nContent-Length: 6\r\n\r\nmoved\n");
@@ -170,6 +207,12 @@ srv_conn(int fd)
 		case M_BIG:
 			snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\n"
 			    "Content-Length: 100\r\n\r\n%0100d", 7);
+			srv_write(fd, resp, strlen(resp));
+			break;
+		case M_POST:
+			snprintf(resp, sizeof resp, "HTTP/1.1 429 Too Many "
+			    "Requests\r\nRetry-After: 7\r\nContent-Length: 5"
+			    "\r\n\r\nslow\n");
 			srv_write(fd, resp, strlen(resp));
 			break;
 		}
@@ -227,6 +270,7 @@ srv_stop(void **state)
 	pthread_join(srv.th, NULL);
 	close(srv.lfd);
 	pthread_mutex_destroy(&srv.mu);
+	free(srv.body);
 	return 0;
 }
 
@@ -249,6 +293,7 @@ struct got {
 	int		 too_large;
 	char		 error[256];
 	char		 ctype[64];
+	char		 retry_after[64];
 	struct buf	 body;
 	struct event_base *base;
 };
@@ -266,6 +311,8 @@ got_cb(const struct http_response *resp, void *arg)
 	    resp->error != NULL ? resp->error : "");
 	snprintf(g->ctype, sizeof g->ctype, "%s",
 	    resp->content_type != NULL ? resp->content_type : "");
+	snprintf(g->retry_after, sizeof g->retry_after, "%s",
+	    resp->retry_after != NULL ? resp->retry_after : "");
 	buf_reset(&g->body);
 	buf_append(&g->body, resp->body->data, resp->body->len);
 	event_base_loopbreak(g->base);
@@ -531,6 +578,92 @@ test_body_limit_and_auth(void **state)
 	rig_close(&r);
 }
 
+/* A remote-write shaped POST through the pool. */
+static void
+post(struct rig *r, const char *path, const char *body, size_t len)
+{
+	static const char *hdrs[] = { "Content-Encoding: snappy",
+	    "Content-Type: application/x-protobuf", NULL };
+	struct http_request_opts o;
+	struct config_http h;
+	char url[128];
+
+	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", srv.port, path);
+	memset(&h, 0, sizeof h);
+	h.follow_redirects = 1;
+	memset(&o, 0, sizeof o);
+	o.method = "POST";
+	o.url = url;
+	o.headers = hdrs;
+	o.body = body;
+	o.body_len = len;
+	o.timeout_ms = 5000;
+	o.max_body = 1024;
+	o.http = &h;
+	o.pool = r->p;
+	r->g.done = 0;
+	assert_non_null(http_request_start(r->c, &o, got_cb, &r->g));
+	event_base_dispatch(r->base);
+	assert_int_equal(r->g.done, 1);
+}
+
+static void
+assert_server_body(const char *body, size_t len)
+{
+	pthread_mutex_lock(&srv.mu);
+	assert_int_equal(srv.body_len, len);
+	assert_memory_equal(srv.body, body, len);
+	pthread_mutex_unlock(&srv.mu);
+}
+
+/*
+ * POSTs take the native path too: the body (binary, larger than a socket
+ * buffer, so sent in parts) arrives whole, the connection is kept, the
+ * answer's status, body and Retry-After come back; a 307 goes to curl,
+ * which posts the same body to the new place.
+ */
+static void
+test_post(void **state)
+{
+	size_t len = 300000, i;
+	char *body = malloc(len);
+	struct rig r;
+	int accepts;
+
+	assert_non_null(body);
+	for (i = 0; i < len; i++)
+		body[i] = (char)(i * 7 + i / 251);
+	set_mode(M_POST);
+	rig_open(&r);
+	accepts = srv_count(&srv.accepts);
+	post(&r, "/api/v1/write", body, len);
+	assert_int_equal(r.g.failed, 0);
+	assert_int_equal(r.g.status, 429);
+	assert_string_equal(r.g.retry_after, "7");
+	assert_string_equal(r.g.body.data, "slow\n");
+	assert_server_body(body, len);
+	pthread_mutex_lock(&srv.mu);
+	assert_non_null(strstr(srv.last, "POST /api/v1/write HTTP/1.1\r\n"));
+	assert_non_null(strstr(srv.last, "\r\nContent-Length: 300000\r\n"));
+	assert_non_null(strstr(srv.last, "\r\nContent-Encoding: snappy\r\n"));
+	pthread_mutex_unlock(&srv.mu);
+	post(&r, "/api/v1/write", body + 1, len - 1);
+	assert_server_body(body + 1, len - 1);
+	assert_int_equal(srv_count(&srv.accepts), accepts + 1);
+
+	set_mode(M_REDIRECT);
+	post(&r, "/old", body, 1000);
+	assert_int_equal(r.g.failed, 0);
+	assert_int_equal(r.g.status, 200);
+	assert_string_equal(r.g.body.data, "moved\n");
+	assert_server_body(body, 1000);
+	pthread_mutex_lock(&srv.mu);
+	assert_non_null(strstr(srv.last, "POST /new HTTP/1.1\r\n"));
+	pthread_mutex_unlock(&srv.mu);
+	rig_close(&r);
+	free(body);
+}
+
 int
 main(void)
 {
@@ -543,6 +676,7 @@ main(void)
 		cmocka_unit_test(test_cancel_in_flight),
 		cmocka_unit_test(test_redirect_goes_to_curl),
 		cmocka_unit_test(test_body_limit_and_auth),
+		cmocka_unit_test(test_post),
 	};
 
 	return cmocka_run_group_tests(tests, srv_start, srv_stop);
