@@ -191,11 +191,22 @@ bench_cached(struct bench *bn, struct bench_page *pg)
 
 	scrape_cache_begin(pg->cache);
 	textparse_init(&p, pg->data, pg->len, pg->format);
-	while ((e = textparse_next(&p)) > TEXTPARSE_EOF) {
+	/* As scrape_parse_page(): known series skip the label scan. */
+	for (;;) {
+		if (textparse_peek_series(&p, &raw) &&
+		    (ce = scrape_cache_get(pg->cache, raw)) != NULL)
+			e = textparse_next_known(&p);
+		else {
+			ce = NULL;
+			e = textparse_next(&p);
+		}
+		if (e <= TEXTPARSE_EOF)
+			break;
 		if (e != TEXTPARSE_SERIES)
 			continue;
 		raw = textparse_series(&p);
-		if ((ce = scrape_cache_get(pg->cache, raw)) == NULL) {
+		if (ce == NULL &&
+		    (ce = scrape_cache_get(pg->cache, raw)) == NULL) {
 			textparse_labels(&p, &bn->ls, &bn->scratch);
 			ref = series_get_or_add(bn->series, &bn->ls,
 			    labels_hash(&bn->ls), NULL);

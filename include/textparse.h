@@ -103,6 +103,8 @@ struct textparse {
 	int64_t			 exemplar_ts_ms;
 	int			 exemplar_has_ts;
 
+	const char		*peek;		/* textparse_peek_series() */
+
 	/* Family state: the last TYPE line applies to following series. */
 	struct lstr		 family;
 	enum metric_type	 family_type;
@@ -130,6 +132,18 @@ void	textparse_set_keep_created(struct textparse *, int);
 /* Pick the format from an HTTP Content-Type header value (may be NULL). */
 enum textparse_format textparse_format_for(const char *content_type);
 enum textparse_entry textparse_next(struct textparse *);
+/*
+ * The scrape loop's shortcut for pages it has seen (text format only).
+ * textparse_peek_series() looks at the next line without validating it:
+ * 1 when it is a sample line, with *series its series text as
+ * textparse_series() would give it. If that text is one textparse_next()
+ * accepted before (the scrape cache knows it), textparse_next_known()
+ * reads just the value and timestamp, and returns what textparse_next()
+ * would; textparse_labels() is then not available for the entry.
+ * Otherwise call textparse_next(), which reads the line in full.
+ */
+int		textparse_peek_series(struct textparse *, struct lstr *series);
+enum textparse_entry textparse_next_known(struct textparse *);
 
 /* TEXTPARSE_SERIES: the raw name{labels} text, the scrape-cache key. */
 struct lstr	textparse_series(const struct textparse *);

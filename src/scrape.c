@@ -527,7 +527,17 @@ scrape_parse_page(struct scrape_target *t, const struct http_response *resp,
 	textparse_init(&p, resp->body->data == NULL ? "" : resp->body->data,
 	    resp->body->len, scrape_format(sc, resp->content_type));
 	*post_relabel = *added = 0;
-	while ((kind = textparse_next(&p)) != TEXTPARSE_EOF) {
+	for (;;) {
+		/* A series the cache knows: only its value needs reading. */
+		if (textparse_peek_series(&p, &raw) &&
+		    (e = scrape_cache_get(t->cache, raw)) != NULL)
+			kind = textparse_next_known(&p);
+		else {
+			e = NULL;
+			kind = textparse_next(&p);
+		}
+		if (kind == TEXTPARSE_EOF)
+			break;
 		if (kind == TEXTPARSE_ERROR) {
 			scrape_set_error(t, "parse error: %s",
 			    textparse_error(&p));
@@ -537,7 +547,8 @@ scrape_parse_page(struct scrape_target *t, const struct http_response *resp,
 			continue;
 		scraped++;
 		raw = textparse_series(&p);
-		if ((e = scrape_cache_get(t->cache, raw)) == NULL) {
+		if (e == NULL && (e = scrape_cache_get(t->cache, raw)) ==
+		    NULL) {
 			if (textparse_labels(&p, &sm->ls, &sm->scratch) == -1) {
 				scrape_set_error(t, "parse error: %s",
 				    textparse_error(&p));

@@ -765,37 +765,14 @@ textparse_prom_comment(struct textparse *p, const char *s)
 	return TEXTPARSE_COMMENT;
 }
 
-/* Text format: a sample line, s at the name or "{". */
+/* Text format: the value, timestamp and end of a line, s after the series. */
 TP_INLINE int
-textparse_prom_series(struct textparse *p, const char *s, const char *lim)
+textparse_prom_sample(struct textparse *p, const char *s, const char *lim)
 {
-	const char *b = p->buf, *end = b + p->len, *start = s, *t;
+	const char *b = p->buf, *end = b + p->len, *t;
 	uint64_t ts;
 	char got[16];
 
-	p->name.p = NULL;
-	p->name.len = 0;
-	p->name_quoted = 0;
-	p->labels_text.p = NULL;
-	p->labels_text.len = 0;
-	if (*s != '{') {
-		t = textparse_name_scan(s + 1, end, lim, 1);
-		p->name.p = s;
-		p->name.len = (size_t)(t - s);
-		s = textparse_skip_blanks(t, lim);
-	}
-	p->series.p = start;
-	p->series.len = p->name.len;
-	if (TP_AT(s, lim) && *s == '{') {
-		if ((t = textparse_scan_labels(p, s, lim, 0)) == NULL)
-			return p->failed ? TEXTPARSE_ERROR : TP_RESTART;
-		p->labels_text.p = s + 1;
-		p->labels_text.len = (size_t)(t - s) - 2;
-		p->series.len = (size_t)(t - start);
-		s = textparse_skip_blanks(t, lim);
-	}
-	if (p->name.p == NULL)
-		return textparse_fail(p, start, "metric name not set");
 	for (t = s; TP_AT(t, lim) && !(TP_CC(*t) & TP_VSTOP); t++)
 		;
 	if (t == s)
@@ -832,6 +809,38 @@ textparse_prom_series(struct textparse *p, const char *s, const char *lim)
 	p->has_exemplar = 0;
 	p->kind = TEXTPARSE_SERIES;
 	return TEXTPARSE_SERIES;
+}
+
+/* Text format: a sample line, s at the name or "{". */
+TP_INLINE int
+textparse_prom_series(struct textparse *p, const char *s, const char *lim)
+{
+	const char *end = p->buf + p->len, *start = s, *t;
+
+	p->name.p = NULL;
+	p->name.len = 0;
+	p->name_quoted = 0;
+	p->labels_text.p = NULL;
+	p->labels_text.len = 0;
+	if (*s != '{') {
+		t = textparse_name_scan(s + 1, end, lim, 1);
+		p->name.p = s;
+		p->name.len = (size_t)(t - s);
+		s = textparse_skip_blanks(t, lim);
+	}
+	p->series.p = start;
+	p->series.len = p->name.len;
+	if (TP_AT(s, lim) && *s == '{') {
+		if ((t = textparse_scan_labels(p, s, lim, 0)) == NULL)
+			return p->failed ? TEXTPARSE_ERROR : TP_RESTART;
+		p->labels_text.p = s + 1;
+		p->labels_text.len = (size_t)(t - s) - 2;
+		p->series.len = (size_t)(t - start);
+		s = textparse_skip_blanks(t, lim);
+	}
+	if (p->name.p == NULL)
+		return textparse_fail(p, start, "metric name not set");
+	return textparse_prom_sample(p, s, lim);
 }
 
 static int
@@ -1172,11 +1181,73 @@ textparse_format_for(const char *ct)
 enum textparse_entry
 textparse_next(struct textparse *p)
 {
+	p->peek = NULL;
 	if (p->failed)
 		return TEXTPARSE_ERROR;
 	if (p->format == TEXTPARSE_OPENMETRICS)
 		return textparse_next_om(p);
 	return textparse_next_prom(p);
+}
+
+/*
+ * The series text of a line ends at its last brace: neither a value nor a
+ * timestamp can hold one. A line without braces is a bare name up to the
+ * first blank. Anything odder (a quote or an opening brace after the last
+ * closing one, the page's last line without a newline) is left to
+ * textparse_next(). The text found is trusted only when the cache knows
+ * it, that is when textparse_next() once read exactly these bytes as a
+ * whole series: it would read them the same way again, and the rest of
+ * the line goes through the same code either way.
+ */
+int
+textparse_peek_series(struct textparse *p, struct lstr *series)
+{
+	const char *b = p->buf, *end = b + p->len, *s, *nl, *q;
+
+	p->peek = NULL;
+	if (p->format != TEXTPARSE_PROMTEXT || p->failed)
+		return 0;
+	for (s = b + p->pos; s < end && (TP_CC(*s) & TP_BLANK); s++)
+		;
+	if (s >= end || (size_t)(s - b) >= p->fast_end || *s == '#' ||
+	    *s == '\n')
+		return 0;
+	nl = memchr(s, '\n', (size_t)(end - s));
+	for (q = nl; q > s && q[-1] != '}' && q[-1] != '"' && q[-1] != '{';
+	    q--)
+		;
+	if (q == s) {
+		while (q < nl && !(TP_CC(*q) & TP_BLANK))
+			q++;
+		if (q == nl)
+			return 0;
+	} else if (q[-1] != '}')
+		return 0;
+	series->p = s;
+	series->len = (size_t)(q - s);
+	p->peek = q;
+	return 1;
+}
+
+enum textparse_entry
+textparse_next_known(struct textparse *p)
+{
+	const char *s = p->peek, *start;
+
+	if (s == NULL)
+		return textparse_next(p);
+	p->peek = NULL;
+	for (start = p->buf + p->pos; TP_CC(*start) & TP_BLANK; start++)
+		;
+	p->series.p = start;
+	p->series.len = (size_t)(s - start);
+	p->name.p = NULL;
+	p->name.len = 0;
+	p->labels_text.p = NULL;
+	p->labels_text.len = 0;
+	/* Before the page's last newline: fast mode reads no further. */
+	return (enum textparse_entry)textparse_prom_sample(p,
+	    textparse_skip_blanks(s, NULL), NULL);
 }
 
 struct lstr

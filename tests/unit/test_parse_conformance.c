@@ -31,6 +31,8 @@
 
 #include "buf.h"
 #include "labels.h"
+#include "scrape_cache.h"
+#include "series.h"
 #include "textparse.h"
 #include "xmalloc.h"
 
@@ -381,6 +383,52 @@ conf_entry(const char *kind, struct lstr a, struct lstr b)
 	return buf_steal(&out);
 }
 
+/*
+ * The page again the way the scrape loop reads a page it has seen: series
+ * texts the cache knows go through textparse_next_known(). Every entry,
+ * and the error if any, must be what textparse_next() gives.
+ */
+static void
+conf_scrape_known(const char *data, size_t len, enum textparse_format fmt,
+    int utf8, struct scrape_cache *c)
+{
+	struct textparse p, q;
+	enum textparse_entry kp, kq;
+	struct lstr raw, sp, sq;
+	int64_t tp = 0, tq = 0;
+	double vp, vq;
+
+	textparse_init(&p, data, len, fmt);
+	textparse_init(&q, data, len, fmt);
+	textparse_set_utf8_names(&p, utf8);
+	textparse_set_utf8_names(&q, utf8);
+	scrape_cache_begin(c);
+	do {
+		if (textparse_peek_series(&p, &raw) &&
+		    scrape_cache_get(c, raw) != NULL)
+			kp = textparse_next_known(&p);
+		else
+			kp = textparse_next(&p);
+		kq = textparse_next(&q);
+		assert_int_equal(kp, kq);
+		if (kp == TEXTPARSE_ERROR)
+			assert_string_equal(textparse_error(&p),
+			    textparse_error(&q));
+		if (kp != TEXTPARSE_SERIES)
+			continue;
+		sp = textparse_series(&p);
+		sq = textparse_series(&q);
+		assert_ptr_equal(sp.p, sq.p);
+		assert_int_equal(sp.len, sq.len);
+		vp = textparse_value(&p);
+		vq = textparse_value(&q);
+		assert_memory_equal(&vp, &vq, sizeof vp);
+		assert_int_equal(textparse_timestamp(&p, &tp),
+		    textparse_timestamp(&q, &tq));
+		assert_true(tp == tq);
+	} while (kp > TEXTPARSE_EOF);
+}
+
 /* Scrape one page the way the scrape loop does. */
 static void
 conf_scrape(const char *data, size_t len, enum textparse_format fmt,
@@ -389,6 +437,8 @@ conf_scrape(const char *data, size_t len, enum textparse_format fmt,
 	struct buf scratch = BUF_INIT, help = BUF_INIT, ex = BUF_INIT;
 	struct labels ls = LABELS_INIT;
 	struct conf_label *cl = NULL;
+	struct series_table *st = series_table_create();
+	struct scrape_cache *c = scrape_cache_create(st, 0x5eed);
 	struct textparse p;
 	enum textparse_entry e;
 	struct lstr raw, empty = { "", 0 };
@@ -450,6 +500,8 @@ conf_scrape(const char *data, size_t len, enum textparse_format fmt,
 		    exhas, (long long)ts);
 		raw = textparse_series(&p);
 		pg->raws[n] = xstrndup(raw.p, raw.len);
+		if (scrape_cache_get(c, raw) == NULL)
+			scrape_cache_put(c, raw, SERIES_REF_NONE, 1);
 		if (textparse_exemplar(&p, &exv, &exts, &exhas)) {
 			buf_reset(&ex);
 			conf_put_value(&ex, exv);
@@ -464,6 +516,9 @@ conf_scrape(const char *data, size_t len, enum textparse_format fmt,
 	pg->ok = e == TEXTPARSE_EOF;
 	if (!pg->ok)
 		snprintf(pg->err, sizeof pg->err, "%s", textparse_error(&p));
+	conf_scrape_known(data, len, fmt, utf8, c);
+	scrape_cache_free(c);
+	series_table_free(st);
 	free(cl);
 	labels_free(&ls);
 	buf_free(&scratch);
