@@ -155,6 +155,32 @@ textparse_float(const char *s, size_t n, double *out)
 
 	if (n == 0)
 		return -1;
+	/*
+	 * Most values are [-]digits[.digits]: read them in one pass. Within
+	 * 19 digits, a mantissa up to 2^53 and 22 decimals this is the exact
+	 * case below; anything else takes the long way from the start.
+	 */
+	for (neg = *p == '-', p += neg; p < e; p++) {
+		if ((unsigned)(*p - '0') < 10) {
+			m = m * 10 + (uint64_t)(*p - '0');
+			nd++;
+			nfrac += fp != NULL;
+		} else if (*p == '.' && fp == NULL)
+			fp = p;
+		else
+			break;
+	}
+	if (p == e && nd > 0 && nd <= 19 && m <= (1ULL << 53) && nfrac <= 22) {
+		v = nfrac != 0 ? (double)m / textparse_pow10[nfrac] : (double)m;
+		*out = neg ? -v : v;
+		return 0;
+	}
+	p = s;
+	m = 0;
+	nd = 0;
+	nfrac = 0;
+	fp = NULL;
+	neg = 0;
 	if (*p == '+' || *p == '-') {
 		neg = *p == '-';
 		p++;
