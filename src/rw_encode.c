@@ -66,6 +66,7 @@ struct rw_pairs {
 };
 
 #define RW_PAIRS_NONE	UINT32_MAX
+#define RW_PAIR_ROUND(n)	(((n) + 15) & ~(size_t)15)
 
 struct rw_pairs *
 rw_pairs_new(void)
@@ -173,7 +174,9 @@ rw_pairs_intern(struct rw_pairs *p, struct lstr name, struct lstr value)
 	e = &p->v[id];
 	e->hash = h;
 	e->len = (uint32_t)b->len;
-	e->enc = xmemdup(b->data, b->len);
+	/* Whole 16-byte blocks: rw_encode_sample_pairs copies blocks. */
+	e->enc = xcalloc(1, RW_PAIR_ROUND(b->len));
+	memcpy(e->enc, b->data, b->len);
 	e->refs = 1;
 	p->live++;
 	/* Load factor at most one half: probes stay short. */
@@ -229,26 +232,35 @@ rw_encode_sample_pairs(struct buf *req, const struct rw_pairs *p,
 	size_t i, sample_len, series_len;
 	unsigned char *o;
 	uint64_t bits;
-	int k;
+	uint32_t k;
 
 	/* A zero timestamp is still written: proto3 would elide it, but the
 	 * decoder reads both forms the same and this keeps the code flat. */
 	sample_len = 1 + 8 + 1 + rw_varint_len((uint64_t)ts_ms);
 	series_len = labels_len + 1 + 1 + sample_len;
-	buf_reserve(req, 1 + 10 + series_len);
+	/* 16 more: a pair's last block may run past its end. */
+	buf_reserve(req, 1 + 10 + series_len + 16);
 	o = (unsigned char *)req->data + req->len;
 	*o++ = RW_TAG(1, RW_WT_LEN);
 	o = rw_put_varint(o, series_len);
 	for (i = 0; i < n; i++) {
-		memcpy(o, p->v[ids[i]].enc, p->v[ids[i]].len);
-		o += p->v[ids[i]].len;
+		const struct rw_pair *pr = &p->v[ids[i]];
+
+		for (k = 0; k < pr->len; k += 16)
+			memcpy(o + k, pr->enc + k, 16);
+		o += pr->len;
 	}
 	*o++ = RW_TAG(2, RW_WT_LEN);
 	*o++ = (unsigned char)sample_len;	/* at most 20 */
 	*o++ = RW_TAG(1, RW_WT_FIXED64);
 	memcpy(&bits, &value, sizeof bits);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(o, &bits, 8);
+	o += 8;
+#else
 	for (k = 0; k < 8; k++)
 		*o++ = (unsigned char)(bits >> (8 * k));
+#endif
 	*o++ = RW_TAG(2, RW_WT_VARINT);
 	o = rw_put_varint(o, (uint64_t)ts_ms);
 	req->len = (size_t)((char *)o - req->data);
