@@ -1143,10 +1143,10 @@ wal_cslot_update(struct wal *w, struct wal_cslot *slot,
 	slot->seq = seq;
 	slot->gen++;
 	/*
-	 * A cursor is persisted with two fsyncs; doing that after every send
-	 * cost more CPU than scraping. Once a sync interval is enough: after a
-	 * crash at most that much is sent again, and receivers take repeated
-	 * samples. A closing reader is persisted at once.
+	 * Persisting a cursor after every send cost more CPU than scraping.
+	 * Once a sync interval is enough: after a crash at most that much is
+	 * sent again, and receivers take repeated samples. A closing reader
+	 * is persisted at once.
 	 */
 	if (closing) {
 		slot->closing = 1;

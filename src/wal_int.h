@@ -224,6 +224,9 @@ struct wal_cslot {
 	uint64_t		 gen;		/* bumped by each change */
 	uint64_t		 saved;		/* gen last written */
 	int			 closing;
+	/* The sync thread's own: the file kept open, written in place. */
+	int			 fd;		/* -1: not yet this run */
+	int			 unsynced;	/* written since its last fsync */
 	struct wal_cslot	*next;
 };
 

@@ -439,6 +439,7 @@ wal_reader_open(struct wal *w, const char *name, char **cause)
 	r->dropped = lost;
 
 	r->slot = xcalloc(1, sizeof *r->slot);
+	r->slot->fd = -1;
 	r->slot->path = path;
 	r->slot->pos = pos;
 	r->slot->seq = seq;

@@ -1,8 +1,9 @@
 /*
  * The WAL's background thread: everything that waits on the disk, so the
  * event loop never does. It fdatasyncs the head segment every sync
- * interval (and sealed segments once), writes cursor files atomically as
- * soon as readers ack, builds checkpoints and removes obsolete files.
+ * interval (and sealed segments once), writes cursor files at the tick
+ * after readers ack (in place; see wal_cursor_store), builds checkpoints
+ * and removes obsolete files.
  *
  * It shares struct wal_bg with the loop thread under bg.mu; the mutex is
  * never held across I/O.
@@ -406,6 +407,54 @@ wal_bg_sync(struct wal_bg *bg)
 	}
 }
 
+/*
+ * Write one cursor, without bg->mu. The first write of a run replaces
+ * the file durably (a new reader's file may not exist yet, and a missing
+ * cursor would make the reader start at the end). Later ones overwrite
+ * the open file in place and leave it to the kernel's writeback: a power
+ * loss can then only bring back an older cursor, whose data is still on
+ * disk and is sent again, because segments are removed only after every
+ * cursor is on disk (wal_bg_unlinks). A torn write fails the CRC and the
+ * reader starts at the oldest data, again sending twice rather than
+ * losing. This saves two fsyncs, a rename and a directory fsync per
+ * reader per sync interval. A closing reader's cursor is synced.
+ */
+static int
+wal_cursor_store(int dirfd, const char *path, int *fd, int *unsynced,
+    const struct wal_pos *pos, uint64_t seq, int closing)
+{
+	uint8_t buf[WAL_CURSOR_SIZE];
+	struct stat st;
+	ssize_t n;
+
+	/* Replaced by someone else: the file we hold is no longer it. */
+	if (*fd != -1 && (fstat(*fd, &st) != 0 || st.st_nlink == 0)) {
+		close(*fd);
+		*fd = -1;
+	}
+	if (*fd == -1) {
+		if (wal_cursor_write(dirfd, path, pos, seq) != 0)
+			return -1;
+		*unsynced = 0;
+		if (!closing)
+			*fd = open(path, O_WRONLY | O_CLOEXEC);
+		return 0;
+	}
+	wal_cursor_encode(buf, pos, seq);
+	if ((n = pwrite(*fd, buf, sizeof buf, 0)) != (ssize_t)sizeof buf) {
+		if (n >= 0)
+			errno = EIO;
+		return -1;
+	}
+	*unsynced = 1;
+	if (closing) {
+		if (fdatasync(*fd) != 0)
+			return -1;
+		*unsynced = 0;
+	}
+	return 0;
+}
+
 static void
 wal_bg_cursors(struct wal_bg *bg)
 {
@@ -413,7 +462,7 @@ wal_bg_cursors(struct wal_bg *bg)
 	struct wal_pos pos;
 	uint64_t seq, gen;
 	char *path;
-	int again = 1;
+	int again = 1, fd, unsynced, closing, rc;
 
 	bg->cursor_work = 0;
 	bg->cursor_dirty = 0;
@@ -423,6 +472,8 @@ wal_bg_cursors(struct wal_bg *bg)
 			if (s->gen == s->saved) {
 				if (s->closing) {
 					*sp = s->next;
+					if (s->fd != -1)
+						close(s->fd);
 					free(s->path);
 					free(s);
 					continue;
@@ -433,13 +484,20 @@ wal_bg_cursors(struct wal_bg *bg)
 			pos = s->pos;
 			seq = s->seq;
 			gen = s->gen;
+			closing = s->closing;
+			fd = s->fd;
+			unsynced = s->unsynced;
 			path = xstrdup(s->path);
 			pthread_mutex_unlock(&bg->mu);
-			if (wal_cursor_write(bg->dirfd, path, &pos, seq) != 0)
+			rc = wal_cursor_store(bg->dirfd, path, &fd, &unsynced,
+			    &pos, seq, closing);
+			if (rc != 0)
 				log_error("cannot persist WAL cursor",
 				    "path=%s err=%s", path, strerror(errno));
 			free(path);
 			pthread_mutex_lock(&bg->mu);
+			s->fd = fd;
+			s->unsynced = unsynced;
 			/* Saved even on failure: retrying would spin. */
 			s->saved = gen;
 			again = 1;
@@ -460,12 +518,42 @@ wal_bg_job(struct wal *w)
 	bg->job.state = rc == 0 ? WAL_JOB_DONE : WAL_JOB_FAILED;
 }
 
+/* Every cursor on disk, before the data behind it goes. */
+static void
+wal_bg_cursors_sync(struct wal_bg *bg)
+{
+	struct wal_cslot *s;
+	int *fds = NULL;
+	size_t n = 0, i;
+
+	wal_bg_cursors(bg);
+	for (s = bg->slots; s != NULL; s = s->next) {
+		if (s->fd == -1 || !s->unsynced)
+			continue;
+		fds = xreallocarray(fds, n + 1, sizeof *fds);
+		fds[n++] = s->fd;
+		s->unsynced = 0;
+	}
+	/* Slots are freed only by this thread: the fds stay open. */
+	pthread_mutex_unlock(&bg->mu);
+	for (i = 0; i < n; i++) {
+		if (fdatasync(fds[i]) != 0)
+			log_error("WAL cursor fsync failed", "dir=%s err=%s",
+			    bg->dir, strerror(errno));
+	}
+	free(fds);
+	pthread_mutex_lock(&bg->mu);
+}
+
 static void
 wal_bg_unlinks(struct wal_bg *bg)
 {
-	char **paths = bg->unlinks;
-	size_t i, n = bg->nunlinks;
+	char **paths;
+	size_t i, n;
 
+	wal_bg_cursors_sync(bg);
+	paths = bg->unlinks;
+	n = bg->nunlinks;
 	bg->unlinks = NULL;
 	bg->nunlinks = 0;
 	pthread_mutex_unlock(&bg->mu);
@@ -569,6 +657,8 @@ wal_bg_stop(struct wal *w)
 	}
 	for (s = bg->slots; s != NULL; s = next) {
 		next = s->next;
+		if (s->fd != -1)
+			close(s->fd);
 		free(s->path);
 		free(s);
 	}

@@ -1382,6 +1382,42 @@ test_damaged_files(void **state)
 	test_rmdir(dir);
 }
 
+/* Ack everything readable; the position after it. */
+static struct wal_pos
+test_ack_all(struct wal_reader *r)
+{
+	struct wal_record rec;
+	struct wal_pos last = { 0 };
+
+	while (wal_reader_next(r, &rec, 0) == 1) {
+		wal_reader_ack(r, &rec.next);
+		last = rec.next;
+	}
+	return last;
+}
+
+/* The cursor file at path says want, within a second. */
+static void
+test_wait_cursor(const char *path, const struct wal_pos *want)
+{
+	struct wal_pos pos;
+	uint64_t seq;
+	char *cause = NULL;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if (wal_cursor_read(path, &pos, &seq, &cause) == 0 &&
+		    wal_pos_cmp(&pos, want) == 0)
+			return;
+		free(cause);
+		cause = NULL;
+		usleep(5000);
+	}
+	fail_msg("cursor %s never reached %llu:%llu", path,
+	    (unsigned long long)want->segment,
+	    (unsigned long long)want->offset);
+}
+
 static void
 test_sync_thread(void **state)
 {
@@ -1392,6 +1428,7 @@ test_sync_thread(void **state)
 	struct wal_record rec;
 	struct wal_pos pos, last = { 0 };
 	struct wal_stats st;
+	struct stat st1, st2;
 	uint64_t seq;
 	char *p, *cause = NULL;
 	int i;
@@ -1422,6 +1459,19 @@ test_sync_thread(void **state)
 	}
 	assert_int_equal(wal_pos_cmp(&pos, &last), 0);
 	assert_int_equal(seq, 20);
+
+	/* Later acks rewrite the same file in place... */
+	assert_int_equal(stat(p, &st1), 0);
+	test_write(w, NULL, 10, 2, 2, "a", 0);
+	last = test_ack_all(r);
+	test_wait_cursor(p, &last);
+	assert_int_equal(stat(p, &st2), 0);
+	assert_true(st1.st_ino == st2.st_ino);
+	/* ...and a cursor file someone removed is written anew. */
+	assert_int_equal(unlink(p), 0);
+	test_write(w, NULL, 10, 4, 2, "a", 0);
+	last = test_ack_all(r);
+	test_wait_cursor(p, &last);
 	free(p);
 	wal_reader_close(r);
 	wal_close(w);
