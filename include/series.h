@@ -3,11 +3,12 @@
  *
  * Every stage after parsing names a series by its ref (series_ref), never
  * by pointer. Label strings are interned in a symbol table and shared
- * by all series, so a series costs its slot plus 8 bytes per label.
+ * by all series, so a series costs its slot plus 2 to 6 bytes a label.
  *
  *	labels --hash--> open-addressing index --> slot[ref]
- *	slot[ref] = { hash, block, holds }		16 bytes
- *	block     = { nlabels, sym[2*n] (name,value symbol ids) } in a pool
+ *	slot[ref] = { hash >> 32, block, holds }	12 bytes
+ *	block     = varint nlabels, varint sym[2*n] (name, value symbol
+ *		    ids), in a pool
  *	sym[id]   = { string, length, refcount } shared by all series
  *
  * Refs are reused after a series is freed. The WAL writes a series record
@@ -52,7 +53,6 @@ void		 series_release(struct series_table *, series_ref);
  * series is freed). */
 void		 series_labels(struct series_table *, series_ref,
 		    struct labels *);
-uint64_t	 series_hash(struct series_table *, series_ref);
 /*
  * Free unheld series; each freed ref is passed to the callback first (the
  * caller writes a WAL drop record). Returns the number freed.

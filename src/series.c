@@ -3,17 +3,22 @@
  *
  * Four structures, sized for many series with few distinct strings:
  *
- *	slots[ref]	{ hash, block, holds }		16 bytes per series
- *	index		open addressing, linear probing, 8-byte entries
- *			(hash >> 32) << 32 | ref; the high hash half is also
- *			the home position, so entries can be deleted by
- *			backward shifting (no tombstones)
- *	pool		chunks of uint32 words; a series' block is
- *			[n, name0, value0, name1, value1, ...] symbol ids,
- *			freed blocks go to a free list per n
+ *	slots[ref]	{ hash >> 32, block, holds }		12 bytes a series
+ *	index		open addressing, linear probing, uint32 refs, at
+ *			most 3/4 full; an entry's home is its slot's hash,
+ *			so entries can be deleted by backward shifting (no
+ *			tombstones)
+ *	pool		chunks of bytes; a series' block is
+ *			varint n, varint name0, varint value0, ...
+ *			(symbol ids), rounded up to 4 bytes; freed blocks go
+ *			to a free list per size
  *	symbols		id -> { string, length, refcount }, with their own
- *			index of the same shape; a symbol is freed when the
- *			last series using it is
+ *			index of 8-byte entries (hash >> 32) << 32 | id; a
+ *			symbol is freed when the last series using it is
+ *
+ * Most symbol ids take one or two bytes, so a label costs 2 to 4 bytes
+ * rather than 8, and the index holds only refs: a series of six labels
+ * is about 12 + 10 + 20 bytes (it was 16 + 21 + 52).
  *
  * A freed slot keeps holds = SERIES_FREE and links the free list through
  * its block field; refs are reused last-freed first.
@@ -27,13 +32,15 @@
 #include "xmalloc.h"
 
 #define SERIES_FREE		UINT32_MAX
-#define SERIES_CHUNK_SHIFT	14
-#define SERIES_CHUNK_WORDS	(1U << SERIES_CHUNK_SHIFT)
+#define SERIES_CHUNK_SHIFT	16
+#define SERIES_CHUNK_BYTES	(1U << SERIES_CHUNK_SHIFT)
 #define SERIES_INDEX_MIN	64
 #define SERIES_SYM_SEED		0x5bd1e995ULL
+/* A block's size: its bytes rounded up to this. */
+#define SERIES_BLOCK_ALIGN	4
 
 struct series_slot {
-	uint64_t	hash;
+	uint32_t	hash;	/* high half of the label hash */
 	uint32_t	block;	/* pool offset; free: next free ref */
 	uint32_t	holds;
 };
@@ -44,6 +51,7 @@ struct series_sym {
 	uint32_t	 refs;	/* 0: free */
 };
 
+/* The symbol index: (hash >> 32) << 32 | id. */
 struct series_index {
 	uint64_t	*v;
 	size_t		 cap;	/* power of two */
@@ -57,13 +65,14 @@ struct series_table {
 	uint32_t		 free_ref;
 	size_t			 count;
 	size_t			 unheld;
-	struct series_index	 index;
+	uint32_t		*index;		/* refs; 0 empty */
+	size_t			 index_cap;	/* power of two */
 
-	uint32_t		**chunks;	/* pool */
+	unsigned char		**chunks;	/* pool */
 	size_t			 nchunks;
 	size_t			 chunks_cap;
-	size_t			 chunk_used;	/* words used in the last */
-	uint32_t		*free_blocks;	/* by label count */
+	size_t			 chunk_used;	/* bytes used in the last */
+	uint32_t		*free_blocks;	/* by size / ALIGN, off + 1 */
 	size_t			 free_blocks_len;
 	size_t			 pool_bytes;
 
@@ -152,6 +161,65 @@ series_index_remove(struct series_index *ix, uint64_t entry)
 	series_index_delete(ix, i);
 }
 
+/* ---- the ref index ---------------------------------------------------- */
+
+static inline size_t
+series_rindex_home(const struct series_table *t, uint32_t ref)
+{
+	return (size_t)t->slots[ref].hash & (t->index_cap - 1);
+}
+
+static void
+series_rindex_put(struct series_table *t, uint32_t ref)
+{
+	size_t i = series_rindex_home(t, ref);
+
+	while (t->index[i] != 0)
+		i = (i + 1) & (t->index_cap - 1);
+	t->index[i] = ref;
+}
+
+static void
+series_rindex_grow(struct series_table *t)
+{
+	uint32_t *old = t->index;
+	size_t i, oldcap = t->index_cap;
+
+	if ((t->count + 1) * 4 <= t->index_cap * 3)
+		return;
+	t->index_cap *= 2;
+	t->index = xcalloc(t->index_cap, sizeof *t->index);
+	for (i = 0; i < oldcap; i++) {
+		if (old[i] != 0)
+			series_rindex_put(t, old[i]);
+	}
+	free(old);
+}
+
+static void
+series_rindex_remove(struct series_table *t, uint32_t ref)
+{
+	size_t i = series_rindex_home(t, ref), j, mask = t->index_cap - 1;
+	size_t home;
+
+	while (t->index[i] != ref) {
+		if (t->index[i] == 0)
+			return;
+		i = (i + 1) & mask;
+	}
+	for (j = i;;) {
+		j = (j + 1) & mask;
+		if (t->index[j] == 0)
+			break;
+		home = series_rindex_home(t, t->index[j]);
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->index[i] = t->index[j];
+			i = j;
+		}
+	}
+	t->index[i] = 0;
+}
+
 /* ---- symbols ---------------------------------------------------------- */
 
 static uint32_t
@@ -224,73 +292,122 @@ series_sym_str(const struct series_table *t, uint32_t id)
 
 /* ---- label blocks ----------------------------------------------------- */
 
-static inline uint32_t *
+static inline unsigned char *
 series_block(const struct series_table *t, uint32_t off)
 {
 	return t->chunks[off >> SERIES_CHUNK_SHIFT] +
-	    (off & (SERIES_CHUNK_WORDS - 1));
+	    (off & (SERIES_CHUNK_BYTES - 1));
+}
+
+static inline size_t
+series_varint_len(uint32_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static inline unsigned char *
+series_put_varint(unsigned char *o, uint32_t v)
+{
+	while (v >= 0x80) {
+		*o++ = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	*o++ = (unsigned char)v;
+	return o;
+}
+
+/* Blocks are only ever written here, so no bounds are needed. */
+static inline const unsigned char *
+series_get_varint(const unsigned char *p, uint32_t *v)
+{
+	uint32_t x = 0;
+	unsigned shift = 0;
+
+	while (*p & 0x80) {
+		x |= (uint32_t)(*p++ & 0x7f) << shift;
+		shift += 7;
+	}
+	*v = x | (uint32_t)*p++ << shift;
+	return p;
+}
+
+/* The block's size in the pool, from its contents. */
+static size_t
+series_block_size(const struct series_table *t, uint32_t off)
+{
+	const unsigned char *b = series_block(t, off), *p;
+	uint32_t n, id, i;
+
+	p = series_get_varint(b, &n);
+	for (i = 0; i < 2 * n; i++)
+		p = series_get_varint(p, &id);
+	return ((size_t)(p - b) + SERIES_BLOCK_ALIGN - 1) &
+	    ~(size_t)(SERIES_BLOCK_ALIGN - 1);
 }
 
 /*
- * A block of 1 + 2n words. Huge label sets get chunks of their own that
- * take several chunk numbers, so offsets stay plain 32-bit numbers.
+ * A block of size bytes (a multiple of ALIGN). Huge label sets get chunks
+ * of their own that take several chunk numbers, so offsets stay plain
+ * 32-bit numbers.
  */
 static uint32_t
-series_block_alloc(struct series_table *t, size_t n)
+series_block_alloc(struct series_table *t, size_t size)
 {
-	size_t words = n == 0 ? 2 : 1 + 2 * n, span, i;
-	uint32_t off, *b;
+	size_t cls = size / SERIES_BLOCK_ALIGN, span, i;
+	uint32_t off, next;
 
-	if (n < t->free_blocks_len && t->free_blocks[n] != 0) {
-		off = t->free_blocks[n] - 1;
-		t->free_blocks[n] = series_block(t, off)[1];
+	if (cls < t->free_blocks_len && t->free_blocks[cls] != 0) {
+		off = t->free_blocks[cls] - 1;
+		memcpy(&next, series_block(t, off), sizeof next);
+		t->free_blocks[cls] = next;
 		return off;
 	}
-	if (t->nchunks == 0 || t->chunk_used + words > SERIES_CHUNK_WORDS) {
-		span = (words + SERIES_CHUNK_WORDS - 1) / SERIES_CHUNK_WORDS;
+	if (t->nchunks == 0 || t->chunk_used + size > SERIES_CHUNK_BYTES) {
+		span = (size + SERIES_CHUNK_BYTES - 1) / SERIES_CHUNK_BYTES;
 		if (t->nchunks + span > t->chunks_cap) {
 			t->chunks_cap = (t->nchunks + span) * 2;
 			t->chunks = xreallocarray(t->chunks, t->chunks_cap,
 			    sizeof *t->chunks);
 		}
-		t->chunks[t->nchunks] = xreallocarray(NULL, span *
-		    SERIES_CHUNK_WORDS, sizeof **t->chunks);
-		t->pool_bytes += span * SERIES_CHUNK_WORDS * sizeof **t->chunks;
+		t->chunks[t->nchunks] = xmalloc(span * SERIES_CHUNK_BYTES);
+		t->pool_bytes += span * SERIES_CHUNK_BYTES;
 		for (i = 1; i < span; i++)
 			t->chunks[t->nchunks + i] = NULL;
 		t->nchunks += span;
-		t->chunk_used = span > 1 ? SERIES_CHUNK_WORDS : 0;
+		t->chunk_used = span > 1 ? SERIES_CHUNK_BYTES : 0;
 		if (span > 1)
 			return (uint32_t)((t->nchunks - span) <<
 			    SERIES_CHUNK_SHIFT);
 	}
 	off = (uint32_t)(((t->nchunks - 1) << SERIES_CHUNK_SHIFT) +
 	    t->chunk_used);
-	t->chunk_used += words;
-	b = series_block(t, off);
-	b[0] = 0;
+	t->chunk_used += size;
 	return off;
 }
 
-/*
- * Free blocks are linked through their second word (offset + 1, so that 0
- * ends the list); the first word keeps n.
- */
+/* Free blocks are linked through their first 4 bytes (offset + 1). */
 static void
-series_block_free(struct series_table *t, uint32_t off, size_t n)
+series_block_free(struct series_table *t, uint32_t off, size_t size)
 {
-	size_t len;
+	size_t cls = size / SERIES_BLOCK_ALIGN, len;
 
-	if (n >= t->free_blocks_len) {
-		len = n + 8;
+	if (cls >= t->free_blocks_len) {
+		len = cls + 8;
 		t->free_blocks = xreallocarray(t->free_blocks, len,
 		    sizeof *t->free_blocks);
 		memset(t->free_blocks + t->free_blocks_len, 0,
 		    (len - t->free_blocks_len) * sizeof *t->free_blocks);
 		t->free_blocks_len = len;
 	}
-	series_block(t, off)[1] = t->free_blocks[n];
-	t->free_blocks[n] = off + 1;
+	memcpy(series_block(t, off), &t->free_blocks[cls],
+	    sizeof t->free_blocks[cls]);
+	t->free_blocks[cls] = off + 1;
 }
 
 /* ---- the table -------------------------------------------------------- */
@@ -304,7 +421,8 @@ series_table_create(void)
 	t->slots_cap = 64;
 	t->slots = xcalloc(t->slots_cap, sizeof *t->slots);
 	t->nslots = 1;			/* ref 0 is never used */
-	series_index_init(&t->index);
+	t->index_cap = SERIES_INDEX_MIN;
+	t->index = xcalloc(t->index_cap, sizeof *t->index);
 	t->syms_cap = 64;
 	t->syms = xcalloc(t->syms_cap, sizeof *t->syms);
 	t->nsyms = 1;
@@ -328,7 +446,7 @@ series_table_free(struct series_table *t)
 	free(t->syms);
 	free(t->sym_index.v);
 	free(t->slots);
-	free(t->index.v);
+	free(t->index);
 	free(t);
 }
 
@@ -336,16 +454,18 @@ static int
 series_slot_equal(const struct series_table *t, const struct series_slot *s,
     const struct labels *ls)
 {
-	const uint32_t *b = series_block(t, s->block);
+	const unsigned char *p = series_block(t, s->block);
+	uint32_t n, name, value;
 	size_t i;
 
-	if (b[0] != ls->n)
+	p = series_get_varint(p, &n);
+	if (n != ls->n)
 		return 0;
 	for (i = 0; i < ls->n; i++) {
-		if (!lstr_eq(series_sym_str(t, b[1 + 2 * i]),
-		    ls->v[i].name) ||
-		    !lstr_eq(series_sym_str(t, b[2 + 2 * i]),
-		    ls->v[i].value))
+		p = series_get_varint(p, &name);
+		p = series_get_varint(p, &value);
+		if (!lstr_eq(series_sym_str(t, name), ls->v[i].name) ||
+		    !lstr_eq(series_sym_str(t, value), ls->v[i].value))
 			return 0;
 	}
 	return 1;
@@ -354,17 +474,15 @@ series_slot_equal(const struct series_table *t, const struct series_slot *s,
 series_ref
 series_lookup(struct series_table *t, const struct labels *ls, uint64_t hash)
 {
-	const struct series_index *ix = &t->index;
-	uint64_t e;
-	size_t i;
+	uint32_t h = (uint32_t)(hash >> 32), ref;
+	size_t i, mask = t->index_cap - 1;
 
-	for (i = series_index_home(ix, hash);; i = (i + 1) & (ix->cap - 1)) {
-		if ((e = ix->v[i]) == 0)
+	for (i = (size_t)h & mask;; i = (i + 1) & mask) {
+		if ((ref = t->index[i]) == 0)
 			return SERIES_REF_NONE;
-		if ((e >> 32) == (hash >> 32) &&
-		    t->slots[(uint32_t)e].hash == hash &&
-		    series_slot_equal(t, &t->slots[(uint32_t)e], ls))
-			return (series_ref)e;
+		if (t->slots[ref].hash == h &&
+		    series_slot_equal(t, &t->slots[ref], ls))
+			return ref;
 	}
 }
 
@@ -374,8 +492,9 @@ series_get_or_add(struct series_table *t, const struct labels *ls,
 {
 	struct series_slot *s;
 	series_ref ref;
-	uint32_t *b, off;
-	size_t i;
+	unsigned char *o;
+	uint32_t off, *ids;
+	size_t i, size;
 
 	if ((ref = series_lookup(t, ls, hash)) != SERIES_REF_NONE) {
 		series_hold(t, ref);
@@ -389,26 +508,36 @@ series_get_or_add(struct series_table *t, const struct labels *ls,
 		t->free_ref = t->slots[ref].block;
 	} else {
 		if (t->nslots == t->slots_cap) {
-			t->slots_cap *= 2;
+			/* By a quarter: doubling would leave up to half
+			 * of the slots unused for good. */
+			t->slots_cap += t->slots_cap / 4;
 			t->slots = xreallocarray(t->slots, t->slots_cap,
 			    sizeof *t->slots);
 		}
 		ref = (series_ref)t->nslots++;
 	}
-	off = series_block_alloc(t, ls->n);
-	b = series_block(t, off);
-	b[0] = (uint32_t)ls->n;
+	ids = xreallocarray(NULL, 2 * ls->n + 1, sizeof *ids);
+	size = series_varint_len((uint32_t)ls->n);
 	for (i = 0; i < ls->n; i++) {
-		b[1 + 2 * i] = series_sym_intern(t, ls->v[i].name);
-		b[2 + 2 * i] = series_sym_intern(t, ls->v[i].value);
+		ids[2 * i] = series_sym_intern(t, ls->v[i].name);
+		ids[2 * i + 1] = series_sym_intern(t, ls->v[i].value);
+		size += series_varint_len(ids[2 * i]) +
+		    series_varint_len(ids[2 * i + 1]);
 	}
+	size = (size + SERIES_BLOCK_ALIGN - 1) &
+	    ~(size_t)(SERIES_BLOCK_ALIGN - 1);
+	off = series_block_alloc(t, size);
+	o = series_put_varint(series_block(t, off), (uint32_t)ls->n);
+	for (i = 0; i < 2 * ls->n; i++)
+		o = series_put_varint(o, ids[i]);
+	free(ids);
 	s = &t->slots[ref];
-	s->hash = hash;
+	s->hash = (uint32_t)(hash >> 32);
 	s->block = off;
 	s->holds = 1;
-	series_index_grow(&t->index);
-	series_index_put(&t->index, (hash >> 32) << 32 | ref);
 	t->count++;
+	series_rindex_grow(t);
+	series_rindex_put(t, ref);
 	if (created != NULL)
 		*created = 1;
 	return ref;
@@ -452,30 +581,28 @@ series_release(struct series_table *t, series_ref ref)
 void
 series_labels(struct series_table *t, series_ref ref, struct labels *ls)
 {
-	const uint32_t *b;
-	size_t i;
+	const unsigned char *p;
+	uint32_t n, name, value, i;
 
 	labels_reset(ls);
 	if (!series_valid(t, ref))
 		return;
-	b = series_block(t, t->slots[ref].block);
-	for (i = 0; i < b[0]; i++)
-		labels_push(ls, series_sym_str(t, b[1 + 2 * i]),
-		    series_sym_str(t, b[2 + 2 * i]));
-}
-
-uint64_t
-series_hash(struct series_table *t, series_ref ref)
-{
-	return series_valid(t, ref) ? t->slots[ref].hash : 0;
+	p = series_get_varint(series_block(t, t->slots[ref].block), &n);
+	for (i = 0; i < n; i++) {
+		p = series_get_varint(p, &name);
+		p = series_get_varint(p, &value);
+		labels_push(ls, series_sym_str(t, name),
+		    series_sym_str(t, value));
+	}
 }
 
 size_t
 series_gc(struct series_table *t, void (*cb)(series_ref, void *), void *arg)
 {
 	struct series_slot *s;
-	uint32_t *b, n;
-	size_t ref, i, freed = 0;
+	const unsigned char *p;
+	uint32_t n, id, i;
+	size_t ref, freed = 0, size;
 
 	if (t->unheld == 0)
 		return 0;
@@ -485,15 +612,14 @@ series_gc(struct series_table *t, void (*cb)(series_ref, void *), void *arg)
 			continue;
 		if (cb != NULL)
 			cb((series_ref)ref, arg);
-		series_index_remove(&t->index,
-		    (s->hash >> 32) << 32 | (uint32_t)ref);
-		b = series_block(t, s->block);
-		n = b[0];
-		for (i = 0; i < n; i++) {
-			series_sym_release(t, b[1 + 2 * i]);
-			series_sym_release(t, b[2 + 2 * i]);
+		series_rindex_remove(t, (uint32_t)ref);
+		size = series_block_size(t, s->block);
+		p = series_get_varint(series_block(t, s->block), &n);
+		for (i = 0; i < 2 * n; i++) {
+			p = series_get_varint(p, &id);
+			series_sym_release(t, id);
 		}
-		series_block_free(t, s->block, n);
+		series_block_free(t, s->block, size);
 		s->holds = SERIES_FREE;
 		s->hash = 0;
 		s->block = t->free_ref;
@@ -517,7 +643,7 @@ series_mem_bytes(const struct series_table *t, size_t *strings)
 	size_t table;
 
 	table = sizeof *t + t->slots_cap * sizeof *t->slots +
-	    t->index.cap * sizeof *t->index.v + t->pool_bytes +
+	    t->index_cap * sizeof *t->index + t->pool_bytes +
 	    t->chunks_cap * sizeof *t->chunks +
 	    t->free_blocks_len * sizeof *t->free_blocks;
 	if (strings != NULL)
