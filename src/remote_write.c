@@ -50,16 +50,33 @@ static const char *rw_drop_names[RW_DROP_COUNT] = {
 };
 
 /*
- * Per-ref state: the series' labels as ids of interned pairs (16 bytes
+ * Per-ref state: the series' labels as ids of interned pairs (12 bytes
  * and 4 a label; the text lives once in rw->pairs), or why it is not
- * sent.
+ * sent. The id arrays sit in rw->ids, a pool of 32-bit words: a malloc
+ * each cost 20 bytes more per series.
  */
 struct rw_series {
-	uint32_t	*ids;		/* rw->pairs, in label order */
+	uint32_t	 ids;		/* offset in rw->ids, in label order */
 	uint32_t	 len;		/* bytes of the encoded labels */
 	uint16_t	 n;
 	uint8_t		 known;
 	uint8_t		 drop;		/* 0 = send, else reason + 1, or relabeled */
+};
+
+/*
+ * Chunks of words; an array of n ids is a block of n words, freed blocks
+ * are kept per n (linked through their first word, offset + 1). Blocks of
+ * more than a chunk get chunks of their own under several chunk numbers.
+ */
+#define RW_IDS_SHIFT	14
+#define RW_IDS_CHUNK	(1U << RW_IDS_SHIFT)
+
+struct rw_ids {
+	uint32_t	**chunks;
+	size_t		  nchunks;
+	size_t		  used;		/* words of the last chunk */
+	uint32_t	 *free;		/* by n */
+	size_t		  nfree;
 };
 
 #define RW_SERIES_RELABELED	0xff
@@ -114,6 +131,7 @@ struct remote_write {
 
 	struct rw_series			*series;
 	size_t					 nseries;
+	struct rw_ids				 ids;
 	struct rw_pairs				*pairs;
 	struct rw_shard				*shards;
 	size_t					 nshards;
@@ -195,7 +213,7 @@ rw_series_slot(struct remote_write *rw, series_ref ref)
 	if (ref >= rw->nseries) {
 		n = rw->nseries == 0 ? 1024 : rw->nseries;
 		while (n <= ref)
-			n *= 2;
+			n += n / 4;
 		rw->series = xreallocarray(rw->series, n, sizeof *rw->series);
 		memset(rw->series + rw->nseries, 0,
 		    (n - rw->nseries) * sizeof *rw->series);
@@ -204,14 +222,81 @@ rw_series_slot(struct remote_write *rw, series_ref ref)
 	return &rw->series[ref];
 }
 
+static inline uint32_t *
+rw_ids_at(const struct rw_ids *p, uint32_t off)
+{
+	return p->chunks[off >> RW_IDS_SHIFT] + (off & (RW_IDS_CHUNK - 1));
+}
+
+static uint32_t
+rw_ids_alloc(struct rw_ids *p, size_t n)
+{
+	size_t span, i;
+	uint32_t off;
+
+	if (n < p->nfree && p->free[n] != 0) {
+		off = p->free[n] - 1;
+		p->free[n] = *rw_ids_at(p, off);
+		return off;
+	}
+	if (p->nchunks == 0 || p->used + n > RW_IDS_CHUNK) {
+		span = (n + RW_IDS_CHUNK - 1) / RW_IDS_CHUNK;
+		p->chunks = xreallocarray(p->chunks, p->nchunks + span,
+		    sizeof *p->chunks);
+		p->chunks[p->nchunks] = xreallocarray(NULL, span * RW_IDS_CHUNK,
+		    sizeof **p->chunks);
+		for (i = 1; i < span; i++)
+			p->chunks[p->nchunks + i] = NULL;
+		p->nchunks += span;
+		p->used = span > 1 ? RW_IDS_CHUNK : 0;
+		if (span > 1)
+			return (uint32_t)((p->nchunks - span) << RW_IDS_SHIFT);
+	}
+	off = (uint32_t)(((p->nchunks - 1) << RW_IDS_SHIFT) + p->used);
+	p->used += n;
+	return off;
+}
+
 static void
-rw_series_clear(struct remote_write *rw, struct rw_series *s)
+rw_ids_free(struct rw_ids *p, uint32_t off, size_t n)
+{
+	size_t len;
+
+	if (n >= p->nfree) {
+		len = n + 8;
+		p->free = xreallocarray(p->free, len, sizeof *p->free);
+		memset(p->free + p->nfree, 0, (len - p->nfree) *
+		    sizeof *p->free);
+		p->nfree = len;
+	}
+	*rw_ids_at(p, off) = p->free[n];
+	p->free[n] = off + 1;
+}
+
+static void
+rw_ids_clean(struct rw_ids *p)
 {
 	size_t i;
 
-	for (i = 0; i < s->n; i++)
-		rw_pairs_release(rw->pairs, s->ids[i]);
-	free(s->ids);
+	for (i = 0; i < p->nchunks; i++)
+		free(p->chunks[i]);
+	free(p->chunks);
+	free(p->free);
+	memset(p, 0, sizeof *p);
+}
+
+static void
+rw_series_clear(struct remote_write *rw, struct rw_series *s)
+{
+	const uint32_t *ids;
+	size_t i;
+
+	if (s->n != 0) {
+		ids = rw_ids_at(&rw->ids, s->ids);
+		for (i = 0; i < s->n; i++)
+			rw_pairs_release(rw->pairs, ids[i]);
+		rw_ids_free(&rw->ids, s->ids, s->n);
+	}
 	memset(s, 0, sizeof *s);
 }
 
@@ -273,13 +358,15 @@ rw_series_define(struct remote_write *rw, series_ref ref,
 		return;
 	}
 	s->n = (uint16_t)rw->ls.n;
-	s->ids = xreallocarray(NULL, s->n, sizeof *s->ids);
+	s->ids = rw_ids_alloc(&rw->ids, s->n);
 	for (i = 0; i < s->n; i++) {
+		uint32_t id = rw_pairs_intern(rw->pairs, rw->ls.v[i].name,
+		    rw->ls.v[i].value);
 		size_t len;
 
-		s->ids[i] = rw_pairs_intern(rw->pairs, rw->ls.v[i].name,
-		    rw->ls.v[i].value);
-		(void)rw_pairs_get(rw->pairs, s->ids[i], &len);
+		/* Looked up each time: an alloc may move the chunk list. */
+		rw_ids_at(&rw->ids, s->ids)[i] = id;
+		(void)rw_pairs_get(rw->pairs, id, &len);
 		s->len += (uint32_t)len;
 	}
 }
@@ -339,8 +426,8 @@ rw_shard_push(struct rw_shard *sh, const struct rw_series *s,
 {
 	struct rw_batch *b = rw_shard_tail(sh, pos);
 
-	rw_encode_sample_pairs(&b->req, sh->rw->pairs, s->ids, s->n, s->len,
-	    smp->v, smp->t_ms);
+	rw_encode_sample_pairs(&b->req, sh->rw->pairs,
+	    rw_ids_at(&sh->rw->ids, s->ids), s->n, s->len, smp->v, smp->t_ms);
 	b->n++;
 	if (smp->t_ms > b->max_ts)
 		b->max_ts = smp->t_ms;
@@ -913,16 +1000,13 @@ fail:
 void
 remote_write_free(struct remote_write *rw)
 {
-	size_t i;
-
 	if (rw == NULL)
 		return;
 	rw_shards_free(rw);
 	if (rw->reshard_ev != NULL)
 		event_free(rw->reshard_ev);
-	for (i = 0; i < rw->nseries; i++)
-		free(rw->series[i].ids);
 	free(rw->series);
+	rw_ids_clean(&rw->ids);
 	rw_pairs_free(rw->pairs);
 	if (rw->read_ev != NULL)
 		event_free(rw->read_ev);

@@ -149,8 +149,9 @@ wal_codec_grow(struct wal_codec *c, uint32_t ref)
 {
 	size_t ncap = c->cap == 0 ? 1024 : c->cap;
 
+	/* By a quarter: refs are dense, doubling would waste up to half. */
 	while (ncap <= ref)
-		ncap *= 2;
+		ncap += ncap / 4;
 	if (ncap > (size_t)WAL_REF_MAX + 1)
 		ncap = (size_t)WAL_REF_MAX + 1;
 	c->v = xreallocarray(c->v, ncap, sizeof *c->v);
