@@ -876,6 +876,30 @@ wal_fail(struct wal *w, int err, const char *op)
 	w->st.failing = 1;
 }
 
+/* Hand a live reader the records just written at h->size. */
+static void
+wal_commit_tee(struct wal *w, struct wal_reader *r, const struct wal_seg *h)
+{
+	const struct wal_pend *p;
+	size_t i;
+
+	if (!wal_reader_live(r))
+		return;
+	for (i = 0; i < w->npend; i++) {
+		p = &w->pend[i];
+		if (p->type == WAL_REC_SAMPLES)
+			wal_reader_tee(r, p->type, h->number, h->size + p->rec,
+			    h->size + p->rec_end, w->praw.data + p->off,
+			    p->nsamples * sizeof(struct wal_sample),
+			    p->nsamples);
+		else
+			wal_reader_tee(r, p->type, h->number, h->size + p->rec,
+			    h->size + p->rec_end, w->wbuf.data + p->rec +
+			    WAL_REC_HDR + 1, p->rec_end - p->rec -
+			    WAL_REC_HDR - 1, 0);
+	}
+}
+
 int
 wal_commit(struct wal *w)
 {
@@ -898,6 +922,10 @@ wal_commit(struct wal *w)
 		return -1;
 	}
 
+	/* A live reader too far behind reads this commit from the file. */
+	for (i = 0; i < w->nreaders; i++)
+		wal_reader_tee_check(w->readers[i], &w->enc);
+
 	buf_reset(&w->wbuf);
 	if (h->size == 0) {
 		buf_reserve(&w->wbuf, WAL_HDR_SIZE);
@@ -919,6 +947,8 @@ wal_commit(struct wal *w)
 			buf_append(&w->wbuf, w->praw.data + p->off, p->len);
 		wal_frame((uint8_t *)w->wbuf.data + rec,
 		    w->wbuf.len - rec - WAL_REC_HDR);
+		p->rec = rec;
+		p->rec_end = w->wbuf.len;
 	}
 
 	if (wal_write_full(w->fd, w->wbuf.data, w->wbuf.len, h->size) != 0) {
@@ -934,6 +964,8 @@ wal_commit(struct wal *w)
 		wal_fail(w, err, "write");
 		return -1;
 	}
+	for (i = 0; i < w->nreaders; i++)
+		wal_commit_tee(w, w->readers[i], h);
 	h->size += w->wbuf.len;
 	h->nsamples += nsamples;
 	w->st.samples_appended += nsamples;

@@ -138,6 +138,17 @@ wal_codec_free(struct wal_codec *c)
 	c->cap = 0;
 }
 
+void
+wal_codec_copy(struct wal_codec *dst, const struct wal_codec *src)
+{
+	wal_codec_free(dst);
+	if (src->cap == 0)
+		return;
+	dst->v = xreallocarray(NULL, src->cap, sizeof *dst->v);
+	memcpy(dst->v, src->v, src->cap * sizeof *dst->v);
+	dst->cap = src->cap;
+}
+
 size_t
 wal_codec_mem(const struct wal_codec *c)
 {

@@ -66,6 +66,8 @@ struct wal_codec {
 
 void	 wal_codec_reset(struct wal_codec *);
 void	 wal_codec_free(struct wal_codec *);
+/* dst becomes a copy of src (dst's old state is dropped). */
+void	 wal_codec_copy(struct wal_codec *, const struct wal_codec *);
 size_t	 wal_codec_mem(const struct wal_codec *);
 
 /* Appends a SAMPLES payload (without type byte) to out. */
@@ -215,6 +217,8 @@ struct wal_pend {
 	size_t		off;		/* in wal->praw */
 	size_t		len;
 	size_t		nsamples;
+	size_t		rec;		/* in wal->wbuf, once encoded */
+	size_t		rec_end;
 };
 
 struct wal_cslot {
@@ -323,6 +327,20 @@ void	 wal_cslot_update(struct wal *, struct wal_cslot *,
 	    const struct wal_pos *, uint64_t, int);
 /* Move a reader behind segment to past it; returns samples skipped. */
 uint64_t wal_reader_advance(struct wal_reader *, uint64_t);
+/*
+ * Live readers (see wal_reader.c): wal_commit() hands them each record it
+ * wrote, a SAMPLES record as the raw samples, others as their payload.
+ * Before encoding, it calls wal_reader_tee_check() with its own codec
+ * state, which a reader with too much queued copies to read on from the
+ * file instead.
+ */
+int	 wal_reader_live(const struct wal_reader *);
+void	 wal_reader_tee_check(struct wal_reader *, const struct wal_codec *);
+void	 wal_reader_tee(struct wal_reader *, int type, uint64_t seg,
+	    uint64_t off, uint64_t next, const void *data, size_t len,
+	    size_t nsamples);
+/* Tests: the tee's limit for r; 0 keeps it reading the file. */
+void	 wal_reader_set_tee_max(struct wal_reader *, size_t);
 const struct wal_pos *wal_reader_acked(struct wal_reader *);
 void	 wal_reader_detach(struct wal_reader *);
 int	 wal_cursor_read(const char *, struct wal_pos *, uint64_t *,

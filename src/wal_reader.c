@@ -12,6 +12,19 @@
  * record was lost to corruption (counted) instead of handing the caller a
  * ref it cannot label, and lets it name every ref in the DROP it returns
  * when a new process run begins.
+ *
+ * Live readers. Once a reader has read everything in the head segment,
+ * it goes live: wal_commit() hands it every record it writes (the tee),
+ * SAMPLES records as the samples themselves, and the reader returns them
+ * from memory, with no read and no decoding. Its codec state would be
+ * the writer's, so it keeps none. An endpoint that stops reading (its
+ * queues are full) lets the tee grow; past WAL_TEE_MAX the reader takes a
+ * copy of the writer's codec state, stops being live, and after the
+ * records it still holds reads on from the file, as any reader behind.
+ *
+ *	    wal_commit ──tee──▶ [queued records] ──▶ wal_reader_next
+ *	                                 (live: no file, no codec)
+ *	    behind: file ──▶ decode with its own codec ──▶ caught up ──▶ live
  */
 #include <sys/stat.h>
 
@@ -29,6 +42,25 @@
 
 #define WAL_READER_BATCH	65536	/* samples per call with max 0 */
 #define WAL_FIFO_MAX		8192
+/* Queued tee bytes past which a live reader goes back to the file. */
+#define WAL_TEE_MAX		(8u << 20)
+/* rtype of a SAMPLES record taken from the tee. */
+#define WAL_REC_TEE		16
+
+/*
+ * A record wal_commit() wrote, as a live reader gets it. Each has its own
+ * allocation: the record being returned keeps pointing into it while
+ * more records arrive.
+ */
+struct wal_tee {
+	int		type;
+	uint64_t	seg;
+	uint64_t	off;		/* of the record in seg */
+	uint64_t	next;		/* just after it */
+	void		*data;		/* samples, or the payload */
+	size_t		len;
+	size_t		nsamples;
+};
 
 /* A chunk returned: samples [pos, next) start at sequence number seq. */
 struct wal_ackent {
@@ -78,6 +110,17 @@ struct wal_reader {
 	size_t			 fhead;
 	size_t			 flen;
 	size_t			 fcap;
+
+	int			 live;
+	size_t			 tee_max;
+	uint64_t		 foff;	/* where to open seg at */
+	struct wal_tee		*tee;
+	size_t			 tee_head;	/* next to take */
+	size_t			 ntee;
+	size_t			 teecap;
+	size_t			 tee_bytes;	/* queued, taken ones too */
+	const struct wal_sample	*tee_samples;	/* rtype WAL_REC_TEE */
+	size_t			 tee_n;
 };
 
 int
@@ -258,6 +301,145 @@ wal_reader_acked(struct wal_reader *r)
 	return &r->acked;
 }
 
+/* ---- the tee --------------------------------------------------------- */
+
+static void	wal_reader_enter(struct wal_reader *, const struct wal_seg *);
+
+/* Free the first n queued records (taken and done with). */
+static void
+wal_reader_tee_drop(struct wal_reader *r, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		r->tee_bytes -= r->tee[i].len;
+		free(r->tee[i].data);
+	}
+	memmove(r->tee, r->tee + n, (r->ntee - n) * sizeof *r->tee);
+	r->ntee -= n;
+	r->tee_head -= n;
+}
+
+static void
+wal_reader_tee_clear(struct wal_reader *r)
+{
+	wal_reader_tee_drop(r, r->ntee);
+	if (r->rtype == WAL_REC_TEE)
+		r->rtype = 0;
+}
+
+int
+wal_reader_live(const struct wal_reader *r)
+{
+	return r->live;
+}
+
+void
+wal_reader_set_tee_max(struct wal_reader *r, size_t max)
+{
+	r->tee_max = max;
+}
+
+void
+wal_reader_tee_check(struct wal_reader *r, const struct wal_codec *enc)
+{
+	if (!r->live || r->tee_bytes <= r->tee_max)
+		return;
+	/* The writer's state is ours after the records we hold. */
+	wal_codec_copy(&r->codec, enc);
+	r->live = 0;
+}
+
+void
+wal_reader_tee(struct wal_reader *r, int type, uint64_t seg, uint64_t off,
+    uint64_t next, const void *data, size_t len, size_t nsamples)
+{
+	struct wal_tee *e;
+
+	if (r->ntee == r->teecap) {
+		r->teecap = r->teecap == 0 ? 16 : r->teecap * 2;
+		r->tee = xreallocarray(r->tee, r->teecap, sizeof *r->tee);
+	}
+	e = &r->tee[r->ntee++];
+	e->type = type;
+	e->seg = seg;
+	e->off = off;
+	e->next = next;
+	e->data = xmemdup(data, len == 0 ? 1 : len);
+	e->len = len;
+	e->nsamples = nsamples;
+	r->tee_bytes += len;
+}
+
+/*
+ * Take the next queued record as the current one: 1, or 2 when it holds
+ * nothing to return (call again).
+ */
+static int
+wal_reader_fetch_tee(struct wal_reader *r)
+{
+	struct wal_tee *e;
+	const uint8_t *data;
+	struct wal_seg *sg;
+	long n;
+
+	/* Called between records: those taken before are done with. */
+	wal_reader_tee_drop(r, r->tee_head);
+	e = &r->tee[r->tee_head++];
+	data = e->data;
+
+	if (e->seg != r->seg) {
+		/* The writer rotated: the head is the new segment. */
+		if ((sg = wal_seg_find(r->wal, e->seg)) == NULL)
+			return 2;
+		wal_reader_enter(r, sg);
+	}
+	if (r->seg_open)
+		r->rf.off = e->next;
+	r->foff = e->next;
+	r->roff = e->off;
+	r->rnext = e->next;
+	r->ridx = 0;
+	switch (e->type) {
+	case WAL_REC_SERIES:
+		wal_series_begin(&r->si, data, e->len);
+		r->rtype = WAL_REC_SERIES;
+		return 1;
+	case WAL_REC_SAMPLES:
+		r->tee_samples = (const struct wal_sample *)(const void *)data;
+		r->tee_n = e->nsamples;
+		r->rtype = WAL_REC_TEE;
+		return 1;
+	case WAL_REC_DROP:
+		n = wal_drop_decode(data, e->len, &r->refs, &r->refcap);
+		if (n < 0)
+			return 2;	/* cannot be: the writer encoded it */
+		r->ridx = (uint32_t)n;
+		r->rtype = WAL_REC_DROP;
+		return 1;
+	}
+	return 2;
+}
+
+/*
+ * Caught up with the head: from now on the tee brings what is written.
+ * The writer's codec state now equals ours, so ours can go.
+ */
+static void
+wal_reader_go_live(struct wal_reader *r)
+{
+	if (r->tee_max == 0 || r->in_ckpt || r->seg_bad || r->dropall ||
+	    r->rtype != 0)
+		return;
+	r->foff = r->rf.off;
+	wal_rfile_close(&r->rf);
+	r->seg_open = 0;
+	wal_codec_free(&r->codec);
+	r->live = 1;
+}
+
 /* ---- moving between files -------------------------------------------- */
 
 static void
@@ -270,6 +452,7 @@ wal_reader_enter(struct wal_reader *r, const struct wal_seg *sg)
 	r->rtype = 0;
 	r->seg = sg->number;
 	r->seq = sg->first_seq;
+	r->foff = WAL_HDR_SIZE;
 	wal_codec_reset(&r->codec);
 	if ((sg->flags & WAL_SEG_RUN_START) && r->ndef > 0)
 		r->dropall = 1;
@@ -342,8 +525,12 @@ wal_reader_advance(struct wal_reader *r, uint64_t first)
 	struct wal_pos p;
 	uint64_t base, dropped = 0;
 
-	if (!r->in_ckpt && r->seg >= first)
+	if (!r->in_ckpt && r->seg >= first && (r->ntee == r->tee_head ||
+	    r->tee[r->tee_head].seg >= first))
 		return 0;
+	/* Queued records may lie in what goes: read it all from the file. */
+	wal_reader_tee_clear(r);
+	r->live = 0;
 	base = r->seq > r->acked_seq ? r->seq : r->acked_seq;
 	if (sg->first_seq > base)
 		dropped = sg->first_seq - base;
@@ -435,6 +622,7 @@ wal_reader_open(struct wal *w, const char *name, char **cause)
 	wal_rfile_init(&r->rf);
 	labels_init(&r->labels);
 	r->acked = r->skip = r->last = pos;
+	r->tee_max = WAL_TEE_MAX;
 	r->acked_seq = seq;
 	r->dropped = lost;
 
@@ -491,6 +679,8 @@ wal_reader_close(struct wal_reader *r)
 	wal_rfile_free(&r->rf);
 	wal_series_iter_free(&r->si);
 	wal_codec_free(&r->codec);
+	wal_reader_tee_drop(r, r->ntee);
+	free(r->tee);
 	labels_free(&r->labels);
 	free(r->out);
 	free(r->refs);
@@ -585,6 +775,10 @@ wal_reader_fetch(struct wal_reader *r)
 	char *path;
 	int fd, rc, err;
 
+	if (r->tee_head < r->ntee)
+		return wal_reader_fetch_tee(r);
+	if (r->live)
+		return 0;
 	if (r->in_ckpt)
 		return wal_reader_fetch_ckpt(r);
 	if ((sg = wal_seg_find(w, r->seg)) == NULL) {
@@ -618,15 +812,18 @@ wal_reader_fetch(struct wal_reader *r)
 			return 2;
 		}
 		free(path);
-		wal_rfile_set(&r->rf, fd, WAL_HDR_SIZE, sg->size);
+		wal_rfile_set(&r->rf, fd, r->foff, sg->size);
 		r->seg_open = 1;
 	}
 	r->rf.limit = sg->size;
 	rc = wal_rfile_next(&r->rf, &off, &body, &len,
 	    r->seg < r->skip.segment ? WAL_REC_SAMPLES : 0);
 	if (rc == 0) {
-		if (sg == head)
+		if (sg == head) {
+			if (r->rf.off == sg->size)
+				wal_reader_go_live(r);
 			return 0;
+		}
 		if (r->rf.off < sg->size) {
 			wal_reader_corrupt(r, r->rf.off, "short");
 			return 2;
@@ -792,6 +989,55 @@ bad:
 	return 0;
 }
 
+/* wal_reader_samples() for a record from the tee: nothing to decode. */
+static int
+wal_reader_tee_samples(struct wal_reader *r, struct wal_record *rec,
+    size_t max)
+{
+	const struct wal_sample *in = r->tee_samples + r->ridx;
+	struct wal *w = r->wal;
+	size_t n, i, j;
+
+	n = r->tee_n - r->ridx;
+	if (max == 0)
+		max = WAL_READER_BATCH;
+	if (n > max)
+		n = max;
+	for (i = 0; i < n && wal_reader_defined(r, in[i].ref); i++)
+		;
+	if (i == n)
+		rec->samples = in;	/* every ref known: no copy */
+	else {
+		if (r->outcap < n) {
+			r->outcap = n;
+			r->out = xreallocarray(r->out, r->outcap,
+			    sizeof *r->out);
+		}
+		for (i = j = 0; i < n; i++) {
+			if (wal_reader_defined(r, in[i].ref))
+				r->out[j++] = in[i];
+		}
+		r->dropped += n - j;
+		w->st.samples_lost_corrupt += n - j;
+		rec->samples = r->out;
+		i = j;
+	}
+	wal_pos_set(&rec->pos, r->seg, r->roff, r->ridx);
+	r->ridx += (uint32_t)n;
+	r->seq += n;
+	if (r->ridx >= r->tee_n) {
+		wal_pos_set(&rec->next, r->seg, r->rnext, 0);
+		r->rtype = 0;
+	} else
+		wal_pos_set(&rec->next, r->seg, r->roff, r->ridx);
+	if (i == 0)
+		return 0;
+	rec->type = WAL_RECORD_SAMPLES;
+	rec->nsamples = i;
+	wal_reader_returned(r, rec, r->seq, n);
+	return 1;
+}
+
 static int
 wal_reader_drop(struct wal_reader *r, struct wal_record *rec)
 {
@@ -860,6 +1106,10 @@ wal_reader_next(struct wal_reader *r, struct wal_record *rec,
 			continue;
 		case WAL_REC_SAMPLES:
 			if (wal_reader_samples(r, rec, max_samples))
+				return 1;
+			continue;
+		case WAL_REC_TEE:
+			if (wal_reader_tee_samples(r, rec, max_samples))
 				return 1;
 			continue;
 		case WAL_REC_DROP:

@@ -1478,6 +1478,132 @@ test_sync_thread(void **state)
 	test_rmdir(dir);
 }
 
+/* Read up to nrec records (0: all) with max samples a call. */
+static void
+test_read_some(struct wal_reader *r, struct test_sink *s, struct buf *pos,
+    size_t nrec, size_t max)
+{
+	struct wal_record rec;
+	size_t k = 0, i;
+	int rc;
+
+	while ((nrec == 0 || k < nrec) &&
+	    (rc = wal_reader_next(r, &rec, max)) == 1) {
+		test_sink_record(s, &rec);
+		if (rec.type == WAL_RECORD_SAMPLES) {
+			for (i = 0; i < rec.nsamples; i++)
+				buf_printf(pos, "%" PRIu64 ":%" PRIu64 ":%zu\n",
+				    rec.pos.segment, rec.pos.offset,
+				    rec.pos.index + i);
+		} else
+			buf_printf(pos, "%d %" PRIu64 ":%" PRIu64 ":%u\n",
+			    rec.type, rec.pos.segment, rec.pos.offset,
+			    (unsigned)rec.pos.index);
+		wal_reader_ack(r, &rec.next);
+		k++;
+	}
+}
+
+/*
+ * A reader fed by the tee returns exactly what one reading the file does:
+ * series, drops and samples, at the same positions, through rotations,
+ * reads split at any sample, and falls behind (a tiny tee limit) with
+ * reading on from the file.
+ */
+static void
+test_tee_matches_file(void **state)
+{
+	struct wal_options o = { .segment_bytes = 16 * 1024 };
+	char *dir = test_tmpdir();
+	struct wal *w = test_open(dir, &o);
+	struct wal_reader *r[2];
+	struct test_sink s[2];
+	struct buf pos[2] = { BUF_INIT, BUF_INIT };
+	struct wal_sample *smp = xcalloc(300, sizeof *smp);
+	unsigned char defined[301] = { 0 }, gen[301] = { 0 };
+	series_ref drops[300];
+	char run[16];
+	size_t k, n, nd;
+	int round, live = 0, fell = 0, was;
+	unsigned id, x;
+
+	(void)state;
+	memset(s, 0, sizeof s);
+	r[0] = wal_reader_open(w, "tee", NULL);
+	r[1] = wal_reader_open(w, "file", NULL);
+	wal_reader_set_tee_max(r[0], 3000);
+	wal_reader_set_tee_max(r[1], 0);
+	for (round = 0; round < 600; round++) {
+		/* Drop some series, (re)define others, sample the rest. */
+		nd = 0;
+		for (id = 1; id <= 300; id++) {
+			x = test_rand() % 100;
+			if (defined[id] && x < 2) {
+				drops[nd++] = id;
+				defined[id] = 0;
+			} else if (!defined[id] && x < 30) {
+				snprintf(run, sizeof run, "g%u", ++gen[id]);
+				test_log_series(w, id, "m", id, run);
+				defined[id] = 1;
+			}
+		}
+		if (nd > 0)
+			assert_int_equal(wal_log_drop(w, drops, nd), 0);
+		for (id = 1, n = 0; id <= 300; id++) {
+			if (!defined[id] || test_rand() % 4 == 0)
+				continue;
+			smp[n].ref = id;
+			smp[n].t_ms = 1700000000000 + (int64_t)round * 1000;
+			smp[n].v = test_value(id, (unsigned)round);
+			n++;
+		}
+		if (n > 0)
+			assert_int_equal(wal_log_samples(w, smp, n), 0);
+		was = wal_reader_live(r[0]);
+		assert_int_equal(wal_commit(w), 0);
+		fell += was && !wal_reader_live(r[0]);
+		for (k = 0; k < 2; k++) {
+			switch (test_rand() % 5) {
+			case 0:
+			case 1:
+				break;		/* not reading: falls behind */
+			case 2:
+				test_read_some(r[k], &s[k], &pos[k], 0, 0);
+				break;
+			default:
+				test_read_some(r[k], &s[k], &pos[k],
+				    1 + test_rand() % 4, 1 + test_rand() % 60);
+				break;
+			}
+			if (k == 0)
+				live |= wal_reader_live(r[0]);
+			assert_false(k == 1 && wal_reader_live(r[1]));
+		}
+		if (round % 50 == 49)
+			wal_maintain(w, 1700000000000 + (int64_t)round * 1000);
+	}
+	for (k = 0; k < 2; k++)
+		test_read_some(r[k], &s[k], &pos[k], 0, 0);
+	assert_true(live);
+	assert_true(fell > 0);
+	assert_true(s[0].nsamples > 10000);
+	assert_int_equal(s[0].nsamples, s[1].nsamples);
+	assert_int_equal(s[0].nseries, s[1].nseries);
+	assert_int_equal(s[0].ndrops, s[1].ndrops);
+	assert_int_equal(s[0].out.len, s[1].out.len);
+	assert_memory_equal(s[0].out.data, s[1].out.data, s[0].out.len);
+	assert_int_equal(pos[0].len, pos[1].len);
+	assert_memory_equal(pos[0].data, pos[1].data, pos[0].len);
+	for (k = 0; k < 2; k++) {
+		wal_reader_close(r[k]);
+		test_sink_free(&s[k]);
+		buf_free(&pos[k]);
+	}
+	free(smp);
+	wal_close(w);
+	test_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -1502,6 +1628,7 @@ main(void)
 		cmocka_unit_test(test_lock_conflict),
 		cmocka_unit_test(test_damaged_files),
 		cmocka_unit_test(test_sync_thread),
+		cmocka_unit_test(test_tee_matches_file),
 	};
 
 	log_setup(getenv("TEST_WAL_DEBUG") != NULL ? LOG_DEBUG : LOG_ERROR,
