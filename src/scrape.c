@@ -106,6 +106,8 @@ struct scrape_pool {
 	const struct config_scrape	*sc;
 	char				*job;
 	char				*accept;	/* "Accept: ..." */
+	/* Formatting a float per scrape showed in profiles: made once. */
+	char				 timeout_hdr[64];
 	uint64_t			 hash;
 	int				 keep;
 	struct scrape_targets		 targets;
@@ -700,7 +702,6 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
 	const struct config_scrape *sc = t->pool->sc;
 	struct scrape_manager *sm = t->pool->sm;
 	struct http_request_opts o;
-	char timeout_hdr[64];
 	const char *headers[3];
 
 	/*
@@ -720,11 +721,8 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
 		t->late++;
 		sm->late_total++;
 	}
-	snprintf(timeout_hdr, sizeof timeout_hdr,
-	    "X-Prometheus-Scrape-Timeout-Seconds: %g",
-	    (double)sc->scrape_timeout_ms / 1000.0);
 	headers[0] = t->pool->accept;
-	headers[1] = timeout_hdr;
+	headers[1] = t->pool->timeout_hdr;
 	headers[2] = NULL;
 	memset(&o, 0, sizeof o);
 	o.url = t->url;
@@ -851,6 +849,14 @@ scrape_accept_header(const struct config *cfg, const struct config_scrape *sc)
 		buf_puts(&b, "text/plain;version=0.0.4");
 	buf_puts(&b, ",*/*;q=0.1");
 	return buf_steal(&b);
+}
+
+static void
+scrape_pool_timeout_hdr(struct scrape_pool *pool)
+{
+	snprintf(pool->timeout_hdr, sizeof pool->timeout_hdr,
+	    "X-Prometheus-Scrape-Timeout-Seconds: %g",
+	    (double)pool->sc->scrape_timeout_ms / 1000.0);
 }
 
 static struct scrape_pool *
@@ -1102,6 +1108,7 @@ scrape_manager_apply(struct scrape_manager *sm, const struct config *cfg)
 		if (pool != NULL && pool->hash == h) {
 			/* Unchanged job: keep targets, point at the new copy. */
 			pool->sc = sc;
+			scrape_pool_timeout_hdr(pool);
 			pool->keep = 1;
 			continue;
 		}
@@ -1116,6 +1123,7 @@ scrape_manager_apply(struct scrape_manager *sm, const struct config *cfg)
 		pool->sc = sc;
 		pool->job = xstrdup(sc->job_name);
 		pool->accept = scrape_accept_header(cfg, sc);
+		scrape_pool_timeout_hdr(pool);
 		pool->hash = h;
 		pool->keep = 1;
 		TAILQ_INIT(&pool->targets);
