@@ -66,7 +66,10 @@ struct rw_pairs {
 };
 
 #define RW_PAIRS_NONE	UINT32_MAX
-#define RW_PAIR_ROUND(n)	(((n) + 15) & ~(size_t)15)
+/* Pairs are stored and copied in blocks of this many bytes. */
+#define RW_PAIR_BLOCK		32
+#define RW_PAIR_ROUND(n)	(((n) + RW_PAIR_BLOCK - 1) & \
+				    ~(size_t)(RW_PAIR_BLOCK - 1))
 
 struct rw_pairs *
 rw_pairs_new(void)
@@ -174,7 +177,7 @@ rw_pairs_intern(struct rw_pairs *p, struct lstr name, struct lstr value)
 	e = &p->v[id];
 	e->hash = h;
 	e->len = (uint32_t)b->len;
-	/* Whole 16-byte blocks: rw_encode_sample_pairs copies blocks. */
+	/* Whole blocks: rw_encode_sample_pairs copies blocks. */
 	e->enc = xcalloc(1, RW_PAIR_ROUND(b->len));
 	memcpy(e->enc, b->data, b->len);
 	e->refs = 1;
@@ -238,16 +241,16 @@ rw_encode_sample_pairs(struct buf *req, const struct rw_pairs *p,
 	 * decoder reads both forms the same and this keeps the code flat. */
 	sample_len = 1 + 8 + 1 + rw_varint_len((uint64_t)ts_ms);
 	series_len = labels_len + 1 + 1 + sample_len;
-	/* 16 more: a pair's last block may run past its end. */
-	buf_reserve(req, 1 + 10 + series_len + 16);
+	/* A block more: a pair's last block may run past its end. */
+	buf_reserve(req, 1 + 10 + series_len + RW_PAIR_BLOCK);
 	o = (unsigned char *)req->data + req->len;
 	*o++ = RW_TAG(1, RW_WT_LEN);
 	o = rw_put_varint(o, series_len);
 	for (i = 0; i < n; i++) {
 		const struct rw_pair *pr = &p->v[ids[i]];
 
-		for (k = 0; k < pr->len; k += 16)
-			memcpy(o + k, pr->enc + k, 16);
+		for (k = 0; k < pr->len; k += RW_PAIR_BLOCK)
+			memcpy(o + k, pr->enc + k, RW_PAIR_BLOCK);
 		o += pr->len;
 	}
 	*o++ = RW_TAG(2, RW_WT_LEN);
