@@ -1,8 +1,13 @@
 /*
  * Remote-write encoding micro-benchmark (not a test): builds request
  * bodies the way a shard does (rw_encode_sample_pairs over interned
- * pairs) and compresses them as rw_shard_kick does (rw_encode_compress),
- * printing the thread's CPU nanoseconds and the bytes per sample of each.
+ * pairs) and compresses them, printing the thread's CPU nanoseconds and
+ * the bytes per sample of
+ *
+ *	encode		the raw WriteRequest alone
+ *	whole		snappy_compress() of the whole raw request
+ *	fragments	encode and compress 64 KiB at a time (rw_body), as
+ *			the shards do
  *
  * The series are the shape of bench/target's pages (counters with
  * method/code/route, gauges with queue/zone, histogram buckets) for
@@ -11,6 +16,7 @@
  *
  * usage: bench/rw [-t targets] [-n samples] [-r reps] [-i]
  */
+#include <snappy-c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,10 +128,14 @@ main(int argc, char **argv)
 {
 	struct bench_series *series;
 	struct rw_pairs *p = rw_pairs_new();
-	struct buf req = BUF_INIT, out = BUF_INIT;
+	struct buf req = BUF_INIT, frag = BUF_INIT;
+	struct rw_body body;
 	int targets = 2, nsamples = 2000, reps = 200, ints = 0, c, r;
 	size_t i, total, ns, nreq = 0;
-	double t0, enc = 1e9, comp = 1e9, t, v;
+	double t0, enc = 1e9, comp = 1e9, frg = 1e9, t;
+	size_t clen = 0;
+	char *cbuf = NULL;
+	double *vals;
 
 	while ((c = getopt(argc, argv, "in:r:t:")) != -1) {
 		switch (c) {
@@ -146,37 +156,69 @@ main(int argc, char **argv)
 	for (c = 0; c < targets; c++)
 		bench_target_series(p, series + (size_t)c * 1000, c);
 	ns = (size_t)nsamples;
+	vals = xcalloc(ns, sizeof *vals);
 
 	/* Best of reps: the machine's noise only ever adds. */
 	for (r = 0; r < reps; r++) {
+		for (i = 0; i < ns; i++)
+			vals[i] = ints ? (double)(bench_rand() % 1000) :
+			    (double)(bench_rand() % 100000000) / 100.0;
 		buf_reset(&req);
 		t0 = bench_now();
 		for (i = 0; i < ns; i++) {
 			struct bench_series *s = &series[(nreq * ns + i) %
 			    total];
 
-			v = ints ? (double)(bench_rand() % 1000) :
-			    (double)(bench_rand() % 100000000) / 100.0;
 			rw_encode_sample_pairs(&req, p, s->ids, s->n, s->len,
-			    v, 1796553366123LL + (int64_t)(i / 1000) * 50);
+			    vals[i], 1796553366123LL + (int64_t)(i / 1000) * 50);
 		}
 		t = bench_now() - t0;
 		enc = t < enc ? t : enc;
-		nreq++;
 
+		if (cbuf == NULL)
+			cbuf = xmalloc(snappy_max_compressed_length(req.len) +
+			    (1 << 20));
+		clen = snappy_max_compressed_length(req.len) + (1 << 20);
 		t0 = bench_now();
-		if (rw_encode_compress(&req, &out) == -1)
+		if (snappy_compress(req.data, req.len, cbuf, &clen) !=
+		    SNAPPY_OK)
 			return 1;
 		t = bench_now() - t0;
 		comp = t < comp ? t : comp;
+
+		memset(&body, 0, sizeof body);
+		t0 = bench_now();
+		rw_body_begin(&body);
+		for (i = 0; i < ns; i++) {
+			struct bench_series *s = &series[(nreq * ns + i) %
+			    total];
+
+			rw_encode_sample_pairs(&frag, p, s->ids, s->n, s->len,
+			    vals[i], 1796553366123LL + (int64_t)(i / 1000) * 50);
+			if (frag.len >= RW_FRAGMENT - 1024)
+				rw_body_add(&body, &frag);
+		}
+		rw_body_add(&body, &frag);
+		rw_body_finish(&body);
+		t = bench_now() - t0;
+		frg = t < frg ? t : frg;
+		if (r + 1 < reps)
+			buf_free(&body.out);
+		nreq++;
 	}
 	printf("request: %zu samples, %.1f bytes/sample uncompressed\n", ns,
 	    (double)req.len / (double)ns);
 	printf("encode      %7.1f ns/sample\n", enc * 1e9 / (double)ns);
-	printf("compress    %7.1f ns/sample  %6.2f bytes/sample\n",
-	    comp * 1e9 / (double)ns, (double)out.len / (double)ns);
+	printf("whole       %7.1f ns/sample  %6.2f bytes/sample (snappy)\n",
+	    comp * 1e9 / (double)ns, (double)clen / (double)ns);
+	printf("fragments   %7.1f ns/sample  %6.2f bytes/sample (encode "
+	    "included)\n", frg * 1e9 / (double)ns,
+	    (double)(body.out.len - body.start) / (double)ns);
 	buf_free(&req);
-	buf_free(&out);
+	buf_free(&frag);
+	buf_free(&body.out);
+	free(cbuf);
+	free(vals);
 	rw_pairs_free(p);
 	free(series);
 	return 0;

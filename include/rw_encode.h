@@ -56,7 +56,30 @@ const char	*rw_pairs_get(const struct rw_pairs *, uint32_t id,
 		    size_t *len);
 size_t		 rw_pairs_count(const struct rw_pairs *);
 
-/* Snappy block compression of a request body into out (reset first). */
-int	rw_encode_compress(const struct buf *req, struct buf *out);
+/*
+ * A request body compressed while it is built. Snappy compresses its input
+ * in independent 64 KiB fragments, so fragments compressed one at a time
+ * and put behind one length make the same kind of stream snappy_compress()
+ * makes of the whole. Samples are encoded into a fragment buffer that stays
+ * in cache, each fragment is compressed when it fills, and a queued batch
+ * holds only compressed bytes (about a ninth of the raw request):
+ *
+ *	out  [ room: 5 bytes ][ fragment 1 elements ][ fragment 2 ] ...
+ *	                ^ start, after rw_body_finish(): varint raw length
+ *
+ * The body to send is out.data + start, out.len - start bytes.
+ */
+#define RW_FRAGMENT	65536
+
+struct rw_body {
+	struct buf	out;
+	size_t		raw;		/* uncompressed bytes so far */
+	size_t		start;
+};
+
+void	rw_body_begin(struct rw_body *);
+/* Compress the bytes in frag onto the body; frag is reset. */
+void	rw_body_add(struct rw_body *, struct buf *frag);
+void	rw_body_finish(struct rw_body *);
 
 #endif

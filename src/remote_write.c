@@ -5,6 +5,9 @@
  * series may be dropped from the WAL (its ref freed and reused) while its
  * samples still wait in a shard. Encoding at queue time copies the labels
  * into the request body, so a queued sample never points at series state.
+ * They are compressed then too, a 64 KiB fragment at a time (rw_body in
+ * rw_encode.h): the raw bytes are compressed while still in cache, and a
+ * queue during an outage holds compressed requests only.
  *
  * Retries resend the same compressed body: the receiver sees identical
  * requests, which remote write receivers must treat idempotently.
@@ -82,7 +85,7 @@ struct rw_ids {
 #define RW_SERIES_RELABELED	0xff
 
 struct rw_batch {
-	struct buf	req;		/* uncompressed WriteRequest */
+	struct rw_body	body;		/* the compressed WriteRequest */
 	size_t		n;
 	struct wal_pos	first;		/* WAL position of the first sample */
 	int64_t		created_ms;
@@ -100,7 +103,8 @@ struct rw_shard {
 	size_t			 queued;	/* samples in all batches */
 
 	int			 busy;		/* front batch in flight */
-	struct buf		 body;		/* its compressed form */
+	/* The open (tail) batch's samples not yet compressed. */
+	struct buf		 frag;
 	/*
 	 * A sent batch's buffer waits here for the next batch. Without it
 	 * every slot of the ring would keep a buffer of max_samples_per_send
@@ -383,6 +387,18 @@ rw_batch_at(struct rw_shard *sh, size_t i)
 	return &sh->b[j >= sh->cap ? j - sh->cap : j];
 }
 
+/* No more samples for b: compress what is left and write the length. */
+static void
+rw_batch_seal(struct rw_shard *sh, struct rw_batch *b)
+{
+	if (b->sealed)
+		return;
+	/* Only the tail batch is open, and sh->frag is its. */
+	rw_body_add(&b->body, &sh->frag);
+	rw_body_finish(&b->body);
+	b->sealed = 1;
+}
+
 static struct rw_batch *
 rw_shard_tail(struct rw_shard *sh, const struct wal_pos *pos)
 {
@@ -394,7 +410,7 @@ rw_shard_tail(struct rw_shard *sh, const struct wal_pos *pos)
 		b = rw_batch_at(sh, sh->count - 1);
 		if (!b->sealed && b->n < max)
 			return b;
-		b->sealed = 1;
+		rw_batch_seal(sh, b);
 	}
 	if (sh->count == sh->cap) {
 		struct rw_batch *nb;
@@ -409,11 +425,11 @@ rw_shard_tail(struct rw_shard *sh, const struct wal_pos *pos)
 	}
 	b = rw_batch_at(sh, sh->count);
 	sh->count++;
-	if (b->req.cap == 0) {
-		b->req = sh->spare;
+	if (b->body.out.cap == 0) {
+		b->body.out = sh->spare;
 		buf_init(&sh->spare);
 	}
-	buf_reset(&b->req);
+	rw_body_begin(&b->body);
 	b->n = 0;
 	b->first = *pos;
 	b->created_ms = rw_now_ms();
@@ -428,14 +444,16 @@ rw_shard_push(struct rw_shard *sh, const struct rw_series *s,
 {
 	struct rw_batch *b = rw_shard_tail(sh, pos);
 
-	rw_encode_sample_pairs(&b->req, sh->rw->pairs,
+	rw_encode_sample_pairs(&sh->frag, sh->rw->pairs,
 	    rw_ids_at(&sh->rw->ids, s->ids), s->n, s->len, smp->v, smp->t_ms);
+	if (sh->frag.len >= RW_FRAGMENT - 1024)
+		rw_body_add(&b->body, &sh->frag);
 	b->n++;
 	if (smp->t_ms > b->max_ts)
 		b->max_ts = smp->t_ms;
 	sh->queued++;
 	if (b->n >= (size_t)sh->rw->rwc->queue.max_samples_per_send)
-		b->sealed = 1;
+		rw_batch_seal(sh, b);
 }
 
 /* The oldest WAL position not yet delivered, over all shards. */
@@ -464,10 +482,10 @@ rw_shard_pop(struct rw_shard *sh)
 
 	sh->queued -= b->n;
 	if (sh->spare.cap == 0) {
-		sh->spare = b->req;
-		buf_init(&b->req);
+		sh->spare = b->body.out;
+		buf_init(&b->body.out);
 	} else
-		buf_free(&b->req);
+		buf_free(&b->body.out);
 	b->n = 0;
 	sh->head = (sh->head + 1) % sh->cap;
 	sh->count--;
@@ -518,7 +536,7 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 	if (resp->curl_code == 0 && resp->status / 100 == 2) {
 		rw->samples_sent += b->n;
 		rw->win_out += b->n;
-		rw->bytes_sent += sh->body.len;
+		rw->bytes_sent += b->body.out.len - b->body.start;
 		if (b->max_ts > rw->highest_sent_ts)
 			rw->highest_sent_ts = b->max_ts;
 		if (rw->failing) {
@@ -609,6 +627,7 @@ rw_send(struct rw_shard *sh)
 	const char *headers[16];
 	char *auth = NULL, *retry = NULL;
 	const char *token;
+	struct rw_batch *b;
 	size_t nh = 0, i;
 
 	if (rw->aad != NULL) {
@@ -630,8 +649,9 @@ rw_send(struct rw_shard *sh)
 	memset(&o, 0, sizeof o);
 	o.method = "POST";
 	o.url = c->url;
-	o.body = sh->body.data;
-	o.body_len = sh->body.len;
+	b = rw_batch_at(sh, 0);
+	o.body = b->body.out.data + b->body.start;
+	o.body_len = b->body.out.len - b->body.start;
 	o.timeout_ms = c->remote_timeout_ms;
 	o.max_body = 64 * 1024;
 	o.http = &c->http;
@@ -709,9 +729,7 @@ rw_shard_kick(struct rw_shard *sh)
 		rw_timer_set(sh->timer, due - rw_now_ms());
 		return;
 	}
-	b->sealed = 1;
-	if (rw_encode_compress(&b->req, &sh->body) == -1)
-		fatalx("snappy compression failed", NULL);
+	rw_batch_seal(sh, b);
 	sh->busy = 1;
 	sh->attempt = 0;
 	evtimer_del(sh->timer);
@@ -751,7 +769,7 @@ rw_shards_alloc(struct remote_write *rw, size_t n)
 		sh->idx = (unsigned)i;
 		sh->cap = nb;
 		sh->b = xcalloc(nb, sizeof *sh->b);
-		buf_init(&sh->body);
+		buf_init(&sh->frag);
 		sh->pool = http_pool_new();
 		sh->timer = evtimer_new(rw->base, rw_shard_timer_cb, sh);
 	}
@@ -771,9 +789,9 @@ rw_shards_free(struct remote_write *rw)
 		if (sh->timer != NULL)
 			event_free(sh->timer);
 		for (k = 0; k < sh->cap; k++)
-			buf_free(&sh->b[k].req);
+			buf_free(&sh->b[k].body.out);
 		free(sh->b);
-		buf_free(&sh->body);
+		buf_free(&sh->frag);
 		buf_free(&sh->spare);
 	}
 	free(rw->shards);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "log.h"
 #include "rw_encode.h"
 #include "xmalloc.h"
 
@@ -270,17 +271,51 @@ rw_encode_sample_pairs(struct buf *req, const struct rw_pairs *p,
 	req->data[req->len] = '\0';
 }
 
-int
-rw_encode_compress(const struct buf *req, struct buf *out)
-{
-	size_t n;
+#define RW_BODY_ROOM	5	/* the longest varint of a 32-bit length */
 
-	n = snappy_max_compressed_length(req->len);
-	buf_reset(out);
-	buf_reserve(out, n);
-	if (snappy_compress(req->data == NULL ? "" : req->data, req->len,
-	    out->data, &n) != SNAPPY_OK)
-		return -1;
-	out->len = n;
-	return 0;
+void
+rw_body_begin(struct rw_body *b)
+{
+	buf_reset(&b->out);
+	buf_reserve(&b->out, RW_BODY_ROOM);
+	b->out.len = RW_BODY_ROOM;
+	b->raw = 0;
+	b->start = 0;
+}
+
+void
+rw_body_add(struct rw_body *b, struct buf *frag)
+{
+	size_t n, skip = 1;
+	char *at;
+
+	if (frag->len == 0)
+		return;
+	n = snappy_max_compressed_length(frag->len);
+	buf_reserve(&b->out, n);
+	at = b->out.data + b->out.len;
+	if (snappy_compress(frag->data, frag->len, at, &n) != SNAPPY_OK)
+		fatalx("snappy compression failed", NULL);
+	/* Drop the fragment's own length: one covers the whole body. */
+	while ((unsigned char)at[skip - 1] & 0x80)
+		skip++;
+	memmove(at, at + skip, n - skip);
+	b->out.len += n - skip;
+	b->out.data[b->out.len] = '\0';
+	b->raw += frag->len;
+	buf_reset(frag);
+}
+
+void
+rw_body_finish(struct rw_body *b)
+{
+	unsigned char v[RW_BODY_ROOM];
+	size_t n = 0, raw = b->raw;
+
+	do {
+		v[n++] = (unsigned char)(raw >= 0x80 ? (raw | 0x80) : raw);
+		raw >>= 7;
+	} while (raw != 0 && n < RW_BODY_ROOM);
+	b->start = RW_BODY_ROOM - n;
+	memcpy(b->out.data + b->start, v, n);
 }

@@ -99,25 +99,64 @@ test_long_labels_need_multibyte_lengths(void **state)
 	buf_free(&req);
 }
 
+/*
+ * A body compressed a fragment at a time is one snappy stream: libsnappy
+ * decompresses it to the raw request, whatever the fragment sizes, and it
+ * is no bigger than compressing the whole at once, give or take a little.
+ */
 static void
-test_snappy_block_roundtrip(void **state)
+test_body_fragments(void **state)
 {
-	struct buf req = BUF_INIT, out = BUF_INIT;
-	char back[65536];
-	size_t n = sizeof back;
+	static const size_t cuts[] = { 1, 100, 4096, RW_FRAGMENT - 1024,
+	    RW_FRAGMENT, 3 * RW_FRAGMENT };
+	struct buf req = BUF_INIT, frag = BUF_INIT;
+	struct rw_body body;
+	size_t k, off, n, got, whole;
+	char *back, *w;
 	int i;
 
 	(void)state;
-	for (i = 0; i < 200; i++)
-		encode_series(&req, "node_cpu_seconds_total", "node", i, i);
-	assert_int_equal(rw_encode_compress(&req, &out), 0);
-	assert_true(out.len < req.len);
-	assert_int_equal(snappy_uncompress(out.data, out.len, back, &n),
+	for (i = 0; i < 6000; i++)
+		encode_series(&req, i % 3 ? "node_cpu_seconds_total" :
+		    "http_requests_total", i % 2 ? "node" : "api", i * 0.5, i);
+	whole = snappy_max_compressed_length(req.len);
+	w = malloc(whole);
+	assert_non_null(w);
+	assert_int_equal(snappy_compress(req.data, req.len, w, &whole),
 	    SNAPPY_OK);
-	assert_int_equal(n, req.len);
-	assert_memory_equal(back, req.data, n);
+	back = malloc(req.len);
+	assert_non_null(back);
+	memset(&body, 0, sizeof body);
+	for (k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
+		rw_body_begin(&body);
+		for (off = 0; off < req.len; off += n) {
+			n = req.len - off < cuts[k] ? req.len - off : cuts[k];
+			buf_append(&frag, req.data + off, n);
+			rw_body_add(&body, &frag);
+			assert_int_equal(frag.len, 0);
+		}
+		rw_body_finish(&body);
+		got = req.len;
+		assert_int_equal(snappy_uncompress(body.out.data + body.start,
+		    body.out.len - body.start, back, &got), SNAPPY_OK);
+		assert_int_equal(got, req.len);
+		assert_memory_equal(back, req.data, req.len);
+		if (cuts[k] >= RW_FRAGMENT - 1024)
+			assert_true((body.out.len - body.start) * 100 <=
+			    whole * 102);
+	}
+	/* Nothing added: an empty request is still a valid body. */
+	rw_body_begin(&body);
+	rw_body_finish(&body);
+	got = 0;
+	assert_int_equal(snappy_uncompressed_length(body.out.data + body.start,
+	    body.out.len - body.start, &got), SNAPPY_OK);
+	assert_int_equal(got, 0);
+	free(back);
+	free(w);
 	buf_free(&req);
-	buf_free(&out);
+	buf_free(&frag);
+	buf_free(&body.out);
 }
 
 /*
@@ -261,7 +300,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decodes_as_write_request),
 		cmocka_unit_test(test_long_labels_need_multibyte_lengths),
-		cmocka_unit_test(test_snappy_block_roundtrip),
+		cmocka_unit_test(test_body_fragments),
 		cmocka_unit_test(test_pairs_encode_like_protobuf_c),
 		cmocka_unit_test(test_pairs_refcount_and_churn),
 	};
