@@ -31,7 +31,7 @@ struct buf;
  * label set's pairs in order).
  */
 struct rw_pairs;
-void	rw_encode_sample_pairs(struct buf *req, const struct rw_pairs *,
+void	rw_encode_sample_pairs(struct buf *req, struct rw_pairs *,
 	    const uint32_t *ids, size_t n, size_t labels_len, double value,
 	    int64_t ts_ms);
 

@@ -64,6 +64,10 @@ struct rw_pairs {
 	uint32_t	*index;		/* id + 1; 0 empty */
 	size_t		 index_cap;	/* power of two */
 	struct buf	 key;		/* the pair being looked up */
+	/* The last timestamp's varint: a scrape's samples share it. */
+	int64_t		 ts;
+	unsigned char	 ts_enc[10];
+	size_t		 ts_len;
 };
 
 #define RW_PAIRS_NONE	UINT32_MAX
@@ -229,7 +233,7 @@ rw_pairs_release(struct rw_pairs *p, uint32_t id)
  * label and per byte of framing.
  */
 void
-rw_encode_sample_pairs(struct buf *req, const struct rw_pairs *p,
+rw_encode_sample_pairs(struct buf *req, struct rw_pairs *p,
     const uint32_t *ids, size_t n, size_t labels_len, double value,
     int64_t ts_ms)
 {
@@ -240,7 +244,12 @@ rw_encode_sample_pairs(struct buf *req, const struct rw_pairs *p,
 
 	/* A zero timestamp is still written: proto3 would elide it, but the
 	 * decoder reads both forms the same and this keeps the code flat. */
-	sample_len = 1 + 8 + 1 + rw_varint_len((uint64_t)ts_ms);
+	if (p->ts_len == 0 || ts_ms != p->ts) {
+		p->ts = ts_ms;
+		p->ts_len = (size_t)(rw_put_varint(p->ts_enc,
+		    (uint64_t)ts_ms) - p->ts_enc);
+	}
+	sample_len = 1 + 8 + 1 + p->ts_len;
 	series_len = labels_len + 1 + 1 + sample_len;
 	/* A block more: a pair's last block may run past its end. */
 	buf_reserve(req, 1 + 10 + series_len + RW_PAIR_BLOCK);
@@ -266,7 +275,8 @@ rw_encode_sample_pairs(struct buf *req, const struct rw_pairs *p,
 		*o++ = (unsigned char)(bits >> (8 * k));
 #endif
 	*o++ = RW_TAG(2, RW_WT_VARINT);
-	o = rw_put_varint(o, (uint64_t)ts_ms);
+	memcpy(o, p->ts_enc, p->ts_len);
+	o += p->ts_len;
 	req->len = (size_t)((char *)o - req->data);
 	req->data[req->len] = '\0';
 }

@@ -99,6 +99,36 @@ test_long_labels_need_multibyte_lengths(void **state)
 	buf_free(&req);
 }
 
+/* One pair table across samples: each keeps its own timestamp. */
+static void
+test_timestamps_change(void **state)
+{
+	static const int64_t ts[] = { 1700000000123LL, 1700000000123LL, 5,
+	    1700000000123LL, -1, 0 };
+	struct rw_pairs *p = rw_pairs_new();
+	struct buf req = BUF_INIT;
+	Prometheus__WriteRequest *wr;
+	uint32_t id;
+	size_t len, i;
+
+	(void)state;
+	id = rw_pairs_intern(p, LSTR("__name__"), LSTR("up"));
+	(void)rw_pairs_get(p, id, &len);
+	for (i = 0; i < 6; i++)
+		rw_encode_sample_pairs(&req, p, &id, 1, len, (double)i, ts[i]);
+	wr = prometheus__write_request__unpack(NULL, req.len,
+	    (const uint8_t *)req.data);
+	assert_non_null(wr);
+	assert_int_equal(wr->n_timeseries, 6);
+	for (i = 0; i < 6; i++) {
+		assert_true(wr->timeseries[i]->samples[0]->timestamp == ts[i]);
+		assert_true(wr->timeseries[i]->samples[0]->value == (double)i);
+	}
+	prometheus__write_request__free_unpacked(wr, NULL);
+	buf_free(&req);
+	rw_pairs_free(p);
+}
+
 /*
  * A body compressed a fragment at a time is one snappy stream: libsnappy
  * decompresses it to the raw request, whatever the fragment sizes, and it
@@ -300,6 +330,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decodes_as_write_request),
 		cmocka_unit_test(test_long_labels_need_multibyte_lengths),
+		cmocka_unit_test(test_timestamps_change),
 		cmocka_unit_test(test_body_fragments),
 		cmocka_unit_test(test_pairs_encode_like_protobuf_c),
 		cmocka_unit_test(test_pairs_refcount_and_churn),
