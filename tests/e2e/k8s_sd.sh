@@ -248,7 +248,9 @@ echo tok-2 >"$T/server-token"
 ctl drop '{}'
 wait_for 5 sh -c "[ \$(curl -fsS '$API/fake/stats' | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"auth_failures\"])') -gt 0 ]" ||
     fail "old token not refused"
-grep -q 'HTTP 401' "$T/promlet.log" || fail "401 not logged"
+# The server counts the refusal before it answers: give promlet the
+# moment it takes to read the answer and log it.
+wait_for 5 grep -q 'HTTP 401' "$T/promlet.log" || fail "401 not logged"
 echo tok-2 >"$T/token.new" && mv "$T/token.new" "$T/token"
 ctl apply "{\"kind\": \"pods\", \"object\": $(pod d shop node-a 127.0.0.1 "$PB")}"
 WANT="endpoints/127.0.0.1:$PA kubelet/node-a pods/b pods/c pods/d"
