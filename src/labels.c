@@ -315,8 +315,12 @@ hash_bytes128(const void *data, size_t len, uint64_t seed, uint64_t out[2])
 		p += 8;
 		len -= 8;
 	}
-	while (len > 0)
-		b = (b << 8) | p[--len];
+	/* A short tail of a long text: its last word, read once. */
+	if (len > 0 && total >= 8)
+		b = hash_read64(p + len - 8);
+	else
+		while (len > 0)
+			b = (b << 8) | p[--len];
 	out[0] = hash_mix(hash_mix(a ^ k1, b ^ h) ^ HASH_K2, total ^ HASH_K1);
 	out[1] = hash_mix(hash_mix(b ^ k2, a ^ g) ^ HASH_K1, total ^ HASH_K2);
 }
