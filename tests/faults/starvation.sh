@@ -2,7 +2,9 @@
 # shellcheck disable=SC2154 # PID_* are set by start() through eval
 # Scheduling under CPU starvation: for a few seconds every thread of
 # promlet is pinned to one CPU as SCHED_IDLE (taskset -a, chrt -a -i) with
-# a busy loop on that CPU; before and after, promlet runs as usual.
+# a busy loop on that CPU, and within that window stopped for a second
+# (SIGSTOP/SIGCONT, as a container's CPU quota throttles every thread at
+# once); before and after, promlet runs as usual.
 # Scrapes that start late are counted in promlet_scrapes_late_total; every
 # sample keeps the time its scrape started (never later than the moment
 # the target served the page); once the hog stops, scrapes are back on
@@ -12,6 +14,9 @@
 # any other work on its CPU, so with `make -j2 check` on two cores the
 # test next door starved it before and after the hog too, and the check
 # "interval kept after the hog" failed for reasons outside the test.
+# The stop is what makes scrapes late for certain: a SCHED_IDLE thread
+# that wakes gets the sleeper's credit and runs within a tick, so a
+# promlet that needs little CPU per scrape was seen never to be late.
 #
 #	FAULT_HOG_SECS=S   length of the starvation (default 3)
 . "$TOP_SRCDIR/tests/e2e/lib.sh"
@@ -64,7 +69,13 @@ import time
 end = time.time() + $HOG
 while time.time() < end:
     pass
-"
+" &
+HOG_PID=$!
+sleep 1
+kill -STOP "$PID_promlet"
+sleep 1
+kill -CONT "$PID_promlet"
+wait "$HOG_PID"
 hog_end=$(date +%s%3N)
 chrt -a -o -p 0 "$PID_promlet" || fail "cannot restore SCHED_OTHER"
 taskset -a -pc "$MASK" "$PID_promlet" >/dev/null ||
