@@ -72,7 +72,6 @@ struct scrape_target {
 	struct http_pool		*conns;
 	struct http_request		*req;
 	int64_t				 start_ms;	/* the samples' time */
-	int64_t				 start_ns;	/* monotonic, for the duration */
 	struct scrape_cache		*cache;
 	series_ref			 report[SCRAPE_REPORT_COUNT];
 	int				 report_written;
@@ -161,16 +160,6 @@ scrape_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Durations: a loopback scrape takes well under a millisecond. */
-static int64_t
-scrape_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void
@@ -649,7 +638,9 @@ scrape_done_cb(const struct http_response *resp, void *arg)
 	int ok = 0;
 
 	t->req = NULL;
-	dur = (double)(scrape_mono_ns() - t->start_ns) / 1e9;
+	/* The request's own monotonic time: a loopback scrape can take
+	 * well under the millisecond the samples' time counts in. */
+	dur = resp->total_seconds;
 	sm->nsamples = 0;
 	arena_reset(&sm->arena);
 	scrape_cache_begin(t->cache);
@@ -727,7 +718,6 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	t->start_ms = scrape_now_ms();
-	t->start_ns = scrape_mono_ns();
 	if (t->start_ms - t->next_ms > sc->scrape_interval_ms / 10 &&
 	    t->scrapes != 0) {
 		t->late++;
