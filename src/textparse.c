@@ -837,11 +837,18 @@ textparse_prom_sample(struct textparse *p, const char *s, const char *lim)
 	return TEXTPARSE_SERIES;
 }
 
-/* Text format: a sample line, s at the name or "{". */
+/*
+ * Both formats: the series of a sample line, *sp at the name or "{":
+ * name, labels and the series text. The text format allows blanks after
+ * the name and after "}", OpenMetrics does not. Leaves *sp where the
+ * value part starts and returns TEXTPARSE_SERIES, or TEXTPARSE_ERROR or
+ * TP_RESTART.
+ */
 TP_INLINE int
-textparse_prom_series(struct textparse *p, const char *s, const char *lim)
+textparse_series_part(struct textparse *p, const char **sp, const char *lim,
+    int om)
 {
-	const char *end = p->buf + p->len, *start = s, *t;
+	const char *s = *sp, *start = s, *t;
 
 	p->name.p = NULL;
 	p->name.len = 0;
@@ -849,23 +856,36 @@ textparse_prom_series(struct textparse *p, const char *s, const char *lim)
 	p->labels_text.p = NULL;
 	p->labels_text.len = 0;
 	if (*s != '{') {
-		t = textparse_name_scan(s + 1, end, lim, 1);
+		t = textparse_name_scan(s + 1, p->buf + p->len, lim, 1);
 		p->name.p = s;
 		p->name.len = (size_t)(t - s);
-		s = textparse_skip_blanks(t, lim);
+		s = om ? t : textparse_skip_blanks(t, lim);
 	}
 	p->series.p = start;
 	p->series.len = p->name.len;
 	if (TP_AT(s, lim) && *s == '{') {
-		if ((t = textparse_scan_labels(p, s, lim, 0)) == NULL)
+		if ((t = textparse_scan_labels(p, s, lim, om ? TP_L_OM : 0)) ==
+		    NULL)
 			return p->failed ? TEXTPARSE_ERROR : TP_RESTART;
 		p->labels_text.p = s + 1;
 		p->labels_text.len = (size_t)(t - s) - 2;
 		p->series.len = (size_t)(t - start);
-		s = textparse_skip_blanks(t, lim);
+		s = om ? t : textparse_skip_blanks(t, lim);
 	}
 	if (p->name.p == NULL)
 		return textparse_fail(p, start, "metric name not set");
+	*sp = s;
+	return TEXTPARSE_SERIES;
+}
+
+/* Text format: a sample line, s at the name or "{". */
+TP_INLINE int
+textparse_prom_series(struct textparse *p, const char *s, const char *lim)
+{
+	int ret;
+
+	if ((ret = textparse_series_part(p, &s, lim, 0)) != TEXTPARSE_SERIES)
+		return ret;
 	return textparse_prom_sample(p, s, lim);
 }
 
@@ -999,34 +1019,14 @@ textparse_om_exemplar(struct textparse *p, const char *s, const char *lim)
 TP_INLINE int
 textparse_om_series(struct textparse *p, const char *s, const char *lim)
 {
-	const char *b = p->buf, *end = b + p->len, *start = s, *t;
+	const char *b = p->buf, *end = b + p->len, *t;
 	enum metric_type ft = p->family_type;
 	double ts;
 	char got[16];
+	int ret;
 
-	p->name.p = NULL;
-	p->name.len = 0;
-	p->name_quoted = 0;
-	p->labels_text.p = NULL;
-	p->labels_text.len = 0;
-	if (*s != '{') {
-		t = textparse_name_scan(s + 1, end, lim, 1);
-		p->name.p = s;
-		p->name.len = (size_t)(t - s);
-		s = t;
-	}
-	p->series.p = start;
-	p->series.len = p->name.len;
-	if (TP_AT(s, lim) && *s == '{') {
-		if ((t = textparse_scan_labels(p, s, lim, TP_L_OM)) == NULL)
-			return p->failed ? TEXTPARSE_ERROR : TP_RESTART;
-		p->labels_text.p = s + 1;
-		p->labels_text.len = (size_t)(t - s) - 2;
-		p->series.len = (size_t)(t - start);
-		s = t;
-	}
-	if (p->name.p == NULL)
-		return textparse_fail(p, start, "metric name not set");
+	if ((ret = textparse_series_part(p, &s, lim, 1)) != TEXTPARSE_SERIES)
+		return ret;
 	if ((t = textparse_om_token(s, lim)) == NULL || t == s + 1)
 		return textparse_fail(p, s,
 		    "expected value after metric, got %s",
