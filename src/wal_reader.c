@@ -910,13 +910,67 @@ wal_reader_series(struct wal_reader *r, struct wal_record *rec)
 	return 1;
 }
 
+/*
+ * Copy to r->out (in may be r->out) the n samples whose series the reader
+ * knows. The others lost their series record to corruption: counted, and
+ * told once. Returns how many were kept.
+ */
+static size_t
+wal_reader_keep_defined(struct wal_reader *r, const struct wal_sample *in,
+    size_t n)
+{
+	size_t i, j;
+	uint32_t lost = 0;
+
+	for (i = j = 0; i < n; i++) {
+		if (wal_reader_defined(r, in[i].ref))
+			r->out[j++] = in[i];
+		else if (j == i)
+			lost = in[i].ref;	/* the first one */
+	}
+	if (j == n)
+		return j;
+	if (!r->warned_unknown)
+		log_warn("WAL samples name series with no series record (lost "
+		    "to corruption?), dropping them", "reader=%s segment=%"
+		    PRIu64 " ref=%u", r->name, r->seg, (unsigned)lost);
+	r->warned_unknown = 1;
+	r->dropped += n - j;
+	r->wal->st.samples_lost_corrupt += n - j;
+	return j;
+}
+
+/*
+ * The n samples at r->ridx of a record of total were taken, kept of them
+ * are in rec->samples: move the position on and return 1 when there is
+ * something to hand out.
+ */
+static int
+wal_reader_emit(struct wal_reader *r, struct wal_record *rec, size_t n,
+    size_t kept, size_t total)
+{
+	wal_pos_set(&rec->pos, r->seg, r->roff, r->ridx);
+	r->ridx += (uint32_t)n;
+	r->seq += (uint64_t)n;
+	if (r->ridx >= total) {
+		wal_pos_set(&rec->next, r->seg, r->rnext, 0);
+		r->rtype = 0;
+	} else
+		wal_pos_set(&rec->next, r->seg, r->roff, r->ridx);
+	if (kept == 0)
+		return 0;
+	rec->type = WAL_RECORD_SAMPLES;
+	rec->nsamples = kept;
+	wal_reader_returned(r, rec, r->seq, (uint64_t)n);
+	return 1;
+}
+
 static int
 wal_reader_samples(struct wal_reader *r, struct wal_record *rec,
     size_t max)
 {
-	struct wal *w = r->wal;
 	uint64_t nskip = 0;
-	size_t n, i, j;
+	size_t n;
 	long k;
 
 	if (r->outcap == 0) {
@@ -955,35 +1009,9 @@ wal_reader_samples(struct wal_reader *r, struct wal_record *rec,
 	}
 	if ((k = wal_samples_next(&r->codec, &r->sit, r->out, n)) < 0)
 		goto bad;
-	for (i = j = 0; i < (size_t)k; i++) {
-		if (wal_reader_defined(r, r->out[i].ref))
-			r->out[j++] = r->out[i];
-	}
-	if (j < (size_t)k) {
-		if (!r->warned_unknown)
-			log_warn("WAL samples name series with no series "
-			    "record (lost to corruption?), dropping them",
-			    "reader=%s segment=%" PRIu64 " ref=%u", r->name,
-			    r->seg, (unsigned)r->out[j].ref);
-		r->warned_unknown = 1;
-		r->dropped += (size_t)k - j;
-		w->st.samples_lost_corrupt += (size_t)k - j;
-	}
-	wal_pos_set(&rec->pos, r->seg, r->roff, r->ridx);
-	r->ridx += (uint32_t)k;
-	r->seq += (uint64_t)k;
-	if (r->ridx >= r->sit.n) {
-		wal_pos_set(&rec->next, r->seg, r->rnext, 0);
-		r->rtype = 0;
-	} else
-		wal_pos_set(&rec->next, r->seg, r->roff, r->ridx);
-	if (j == 0)
-		return 0;
-	rec->type = WAL_RECORD_SAMPLES;
 	rec->samples = r->out;
-	rec->nsamples = j;
-	wal_reader_returned(r, rec, r->seq, (uint64_t)k);
-	return 1;
+	return wal_reader_emit(r, rec, (size_t)k,
+	    wal_reader_keep_defined(r, r->out, (size_t)k), r->sit.n);
 bad:
 	wal_reader_corrupt(r, r->roff, "bad samples");
 	return 0;
@@ -995,8 +1023,7 @@ wal_reader_tee_samples(struct wal_reader *r, struct wal_record *rec,
     size_t max)
 {
 	const struct wal_sample *in = r->tee_samples + r->ridx;
-	struct wal *w = r->wal;
-	size_t n, i, j;
+	size_t n, i;
 
 	n = r->tee_n - r->ridx;
 	if (max == 0)
@@ -1013,29 +1040,10 @@ wal_reader_tee_samples(struct wal_reader *r, struct wal_record *rec,
 			r->out = xreallocarray(r->out, r->outcap,
 			    sizeof *r->out);
 		}
-		for (i = j = 0; i < n; i++) {
-			if (wal_reader_defined(r, in[i].ref))
-				r->out[j++] = in[i];
-		}
-		r->dropped += n - j;
-		w->st.samples_lost_corrupt += n - j;
 		rec->samples = r->out;
-		i = j;
+		i = wal_reader_keep_defined(r, in, n);
 	}
-	wal_pos_set(&rec->pos, r->seg, r->roff, r->ridx);
-	r->ridx += (uint32_t)n;
-	r->seq += n;
-	if (r->ridx >= r->tee_n) {
-		wal_pos_set(&rec->next, r->seg, r->rnext, 0);
-		r->rtype = 0;
-	} else
-		wal_pos_set(&rec->next, r->seg, r->roff, r->ridx);
-	if (i == 0)
-		return 0;
-	rec->type = WAL_RECORD_SAMPLES;
-	rec->nsamples = i;
-	wal_reader_returned(r, rec, r->seq, n);
-	return 1;
+	return wal_reader_emit(r, rec, n, i, r->tee_n);
 }
 
 static int

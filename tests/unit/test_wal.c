@@ -1505,6 +1505,54 @@ test_read_some(struct wal_reader *r, struct test_sink *s, struct buf *pos,
 }
 
 /*
+ * Samples whose series record is missing (as after corruption) are
+ * dropped and counted, whether the reader takes them from the file or
+ * from the writer; the other samples of their records are delivered.
+ */
+static void
+test_undefined_refs(void **state)
+{
+	char *dir = test_tmpdir();
+	struct wal *w = test_open(dir, NULL);
+	struct wal_reader *r[2];
+	struct test_sink s[2];
+	struct buf exp = BUF_INIT;
+	struct wal_stats st;
+	unsigned i, k;
+
+	(void)state;
+	memset(s, 0, sizeof s);
+	r[0] = wal_reader_open(w, "tee", NULL);
+	r[1] = wal_reader_open(w, "file", NULL);
+	wal_reader_set_tee_max(r[1], 0);
+	/* Series 1-3 are defined; two scrapes also sample 4 and 5. */
+	test_write(w, &exp, 3, 0, 1, "a", 1);
+	/* Caught up with the head, "tee" takes what is written next. */
+	test_drain(r[0], &s[0], 0, 0);
+	test_write(w, NULL, 5, 1, 2, "a", 0);
+	assert_true(wal_reader_live(r[0]));
+	assert_false(wal_reader_live(r[1]));
+	for (k = 1; k < 3; k++)
+		for (i = 0; i < 3; i++)
+			test_expect(&exp, "m", i + 1, "a", 1700000000000 +
+			    (int64_t)k * 15000 + (i % 7 == 3 ? (int64_t)i : 0),
+			    test_value(i + 1, k));
+	for (k = 0; k < 2; k++) {
+		test_drain(r[k], &s[k], 0, 0);
+		assert_string_equal(s[k].out.data, exp.data);
+	}
+	wal_stats(w, &st);
+	assert_int_equal(st.samples_lost_corrupt, 2 * 2 * 2);
+	for (k = 0; k < 2; k++) {
+		wal_reader_close(r[k]);
+		test_sink_free(&s[k]);
+	}
+	buf_free(&exp);
+	wal_close(w);
+	test_rmdir(dir);
+}
+
+/*
  * A reader fed by the tee returns exactly what one reading the file does:
  * series, drops and samples, at the same positions, through rotations,
  * reads split at any sample, and falls behind (a tiny tee limit) with
@@ -1629,6 +1677,7 @@ main(void)
 		cmocka_unit_test(test_damaged_files),
 		cmocka_unit_test(test_sync_thread),
 		cmocka_unit_test(test_tee_matches_file),
+		cmocka_unit_test(test_undefined_refs),
 	};
 
 	log_setup(getenv("TEST_WAL_DEBUG") != NULL ? LOG_DEBUG : LOG_ERROR,
