@@ -698,9 +698,8 @@ scrape_done_cb(const struct http_response *resp, void *arg)
 }
 
 static void
-scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
+scrape_target_fire(struct scrape_target *t)
 {
-	struct scrape_target *t = arg;
 	const struct config_scrape *sc = t->pool->sc;
 	struct scrape_manager *sm = t->pool->sm;
 	struct http_request_opts o;
@@ -739,18 +738,57 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Next start: the same phase in every interval, so the spacing between
- * scrapes stays exact and targets of one job spread over the interval.
+ * Every target of this phase starts now, not only the one whose timer
+ * fired first: the others' timers were set from clocks read a moment
+ * apart and could each cost a wake-up of their own a millisecond later.
  */
+static void
+scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct scrape_target *t = arg, *u;
+	struct scrape_manager *sm = t->pool->sm;
+	int64_t due = t->next_ms, iv = t->pool->sc->scrape_interval_ms;
+	struct scrape_pool *p;
+
+	scrape_target_fire(t);
+	TAILQ_FOREACH(p, &sm->pools, entry) {
+		if (p->sc->scrape_interval_ms != iv)
+			continue;
+		TAILQ_FOREACH(u, &p->targets, entry) {
+			if (u->next_ms != due || u->timer == NULL ||
+			    !evtimer_pending(u->timer, NULL))
+				continue;
+			evtimer_del(u->timer);
+			scrape_target_fire(u);
+		}
+	}
+}
+
+/*
+ * Next start: the same phase in every interval, so the spacing between
+ * scrapes stays exact. A target's phase is one of SCRAPE_PHASES steps of
+ * the interval, chosen by its hash: targets spread over the interval as
+ * Prometheus spreads them, but those of one step start together, in one
+ * wake-up of the loop, and their pages are parsed back to back while the
+ * parser's and the series' tables are still in cache. At 100 targets
+ * every 5 s that is 0.37-0.42 µs of CPU a sample with a phase per target
+ * and 0.29-0.32 with five targets a step (docs/performance.md).
+ */
+#define SCRAPE_PHASES	20
+
 static void
 scrape_target_schedule(struct scrape_target *t)
 {
 	int64_t iv = t->pool->sc->scrape_interval_ms, now, offset, next;
+	int64_t step = iv / SCRAPE_PHASES;
 	struct timeval tv;
 
 	now = scrape_now_ms();
 	if (t->next_ms == 0) {
-		offset = (int64_t)(t->hash % (uint64_t)iv);
+		if (step > 0)
+			offset = (int64_t)(t->hash % SCRAPE_PHASES) * step;
+		else
+			offset = (int64_t)(t->hash % (uint64_t)iv);
 		next = now - now % iv + offset;
 		if (next <= now)
 			next += iv;
