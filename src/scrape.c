@@ -773,9 +773,9 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
  * over the interval as Prometheus spreads them, but those of one step
  * start together, in one wake-up of the loop, and their pages are parsed
  * back to back while the parser's and the series' tables are still in
- * cache. At 100 targets
- * every 5 s that is 0.37-0.42 µs of CPU a sample with a phase per target
- * and 0.29-0.32 with five targets a step (docs/performance.md).
+ * cache. At 100 targets every 5 s that is 0.37-0.42 µs of CPU a sample
+ * with a phase per target and 0.29-0.32 with five targets a step
+ * (docs/performance.md).
  */
 #define SCRAPE_PHASES	20
 
