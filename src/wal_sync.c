@@ -86,18 +86,34 @@ wal_cursor_read(const char *path, struct wal_pos *pos, uint64_t *seq,
 	return 0;
 }
 
-/* Write path.tmp, fsync it, rename it over path, fsync the directory. */
+/* Create path.tmp for writing; *tmp gets its name. */
 static int
-wal_replace_file(int dirfd, const char *path, const void *data, size_t len)
+wal_tmp_create(const char *path, char **tmp)
 {
-	char *tmp;
 	int fd, err;
 
-	xasprintf(&tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
-		goto fail;
-	if (wal_write_full(fd, data, len, 0) != 0 || fsync(fd) != 0) {
+	xasprintf(tmp, "%s.tmp", path);
+	fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		err = errno;
+		free(*tmp);
+		*tmp = NULL;
+		errno = err;
+	}
+	return fd;
+}
+
+/*
+ * Make a written path.tmp path: fsync it, rename it over path, fsync the
+ * directory. Closes fd and frees tmp either way; on failure (errno set)
+ * the temporary file is gone.
+ */
+static int
+wal_tmp_install(int dirfd, int fd, char *tmp, const char *path, int ok)
+{
+	int err;
+
+	if (!ok || fsync(fd) != 0) {
 		err = errno;
 		close(fd);
 		errno = err;
@@ -117,6 +133,19 @@ fail:
 	return -1;
 }
 
+/* Write path.tmp, fsync it, rename it over path, fsync the directory. */
+static int
+wal_replace_file(int dirfd, const char *path, const void *data, size_t len)
+{
+	char *tmp;
+	int fd;
+
+	if ((fd = wal_tmp_create(path, &tmp)) == -1)
+		return -1;
+	return wal_tmp_install(dirfd, fd, tmp, path,
+	    wal_write_full(fd, data, len, 0) == 0);
+}
+
 int
 wal_cursor_write(int dirfd, const char *path, const struct wal_pos *pos,
     uint64_t seq)
@@ -129,89 +158,117 @@ wal_cursor_write(int dirfd, const char *path, const struct wal_pos *pos,
 
 /* ---- checkpoints ----------------------------------------------------- */
 
-/* ref -> label set, each kept as varint n, then varint len + bytes. */
-struct wal_ckmap {
-	uint8_t		**v;
-	size_t		  cap;
-	size_t		  n;
+/*
+ * A checkpoint keeps the latest definition of every series still live in
+ * the files it replaces. Holding their label sets while it is built would
+ * cost about as much as the series table (over 100 MB at 1M series, and
+ * glibc keeps it after the free), so it takes two passes over the files.
+ * The first notes where each ref's live definition is, 8 bytes a ref:
+ *
+ *	place = (offset of its SERIES record in the files end to end
+ *	         << WAL_CK_ENTRY_BITS | its entry in that record) + 1
+ *	0     = not live (never defined, dropped, or before a run start)
+ *
+ * The second reads the files again and copies each entry found at its
+ * ref's place, writing the new file a megabyte at a time. A second pass
+ * that reads less than the first (a file gone bad in between) can only
+ * miss definitions, never copy a wrong one.
+ */
+#define WAL_CK_ENTRY_BITS	20
+#define WAL_CK_FLUSH		(1u << 20)
+
+struct wal_ckpass {
+	uint64_t		*place;		/* by ref */
+	size_t			 cap;
+	int			 emit;		/* the second pass */
+	/* The second pass's output. */
+	int			 fd;
+	uint64_t		 written;
+	struct buf		 out;
+	struct wal_sbuild	 sb;
+	size_t			 rec;
+	int			 open_rec;
+	uint64_t		 nseries;
+	int			 err;		/* errno of a failed write */
 };
 
 static void
-wal_ckmap_del(struct wal_ckmap *m, uint32_t ref)
+wal_ckpt_note(struct wal_ckpass *ck, series_ref ref, uint64_t place)
 {
-	if (ref < m->cap && m->v[ref] != NULL) {
-		free(m->v[ref]);
-		m->v[ref] = NULL;
-		m->n--;
-	}
-}
+	size_t ncap;
 
-static void
-wal_ckmap_clear(struct wal_ckmap *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->cap; i++) {
-		free(m->v[i]);
-		m->v[i] = NULL;
-	}
-	m->n = 0;
-}
-
-static void
-wal_ckmap_set(struct wal_ckmap *m, uint32_t ref, const struct labels *ls,
-    struct buf *tmp)
-{
-	size_t i, ncap;
-
-	if (ref >= m->cap) {
-		ncap = m->cap == 0 ? 1024 : m->cap;
+	if (ref >= ck->cap) {
+		if (place == 0)
+			return;
+		ncap = ck->cap == 0 ? 1024 : ck->cap;
 		while (ncap <= ref)
 			ncap *= 2;
-		m->v = xreallocarray(m->v, ncap, sizeof *m->v);
-		memset(m->v + m->cap, 0, (ncap - m->cap) * sizeof *m->v);
-		m->cap = ncap;
+		ck->place = xreallocarray(ck->place, ncap, sizeof *ck->place);
+		memset(ck->place + ck->cap, 0,
+		    (ncap - ck->cap) * sizeof *ck->place);
+		ck->cap = ncap;
 	}
-	buf_reset(tmp);
-	buf_put_varint(tmp, ls->n);
-	for (i = 0; i < ls->n; i++) {
-		buf_put_varint(tmp, ls->v[i].name.len);
-		buf_append(tmp, ls->v[i].name.p, ls->v[i].name.len);
-		buf_put_varint(tmp, ls->v[i].value.len);
-		buf_append(tmp, ls->v[i].value.p, ls->v[i].value.len);
-	}
-	if (m->v[ref] == NULL)
-		m->n++;
-	free(m->v[ref]);
-	m->v[ref] = xmemdup(tmp->data, tmp->len);
+	ck->place[ref] = place;
 }
 
 static void
-wal_ckmap_labels(const uint8_t *p, struct labels *ls)
+wal_ckpt_forget(struct wal_ckpass *ck)
 {
-	uint64_t n, len, i;
-	struct lstr name, value;
-
-	/* Written by wal_ckmap_set above: no bounds to check. */
-	labels_reset(ls);
-	wal_get_varint(&p, p + 10, &n);
-	for (i = 0; i < n; i++) {
-		wal_get_varint(&p, p + 10, &len);
-		name.p = (const char *)p;
-		name.len = (size_t)len;
-		p += len;
-		wal_get_varint(&p, p + 10, &len);
-		value.p = (const char *)p;
-		value.len = (size_t)len;
-		p += len;
-		labels_push(ls, name, value);
-	}
+	if (ck->cap != 0)
+		memset(ck->place, 0, ck->cap * sizeof *ck->place);
 }
 
-/* Apply the SERIES and DROP records of one file to the map. */
 static void
-wal_ckpt_fold(const char *dir, const char *prefix, uint64_t number,
-    uint64_t size, struct wal_ckmap *m, struct buf *tmp)
+wal_ckpt_close_rec(struct wal_ckpass *ck)
+{
+	if (!ck->open_rec)
+		return;
+	wal_frame((uint8_t *)ck->out.data + ck->rec,
+	    ck->out.len - ck->rec - WAL_REC_HDR);
+	ck->open_rec = 0;
+}
+
+/* Write what is buffered; only between records. */
+static void
+wal_ckpt_write(struct wal_ckpass *ck)
+{
+	if (ck->err == 0 && ck->out.len != 0 &&
+	    wal_write_full(ck->fd, ck->out.data, ck->out.len,
+	    ck->written) != 0)
+		ck->err = errno;
+	ck->written += ck->out.len;
+	buf_reset(&ck->out);
+}
+
+static void
+wal_ckpt_copy(struct wal_ckpass *ck, series_ref ref,
+    const struct labels *ls)
+{
+	if (ck->open_rec && (ck->sb.nseries >= 4096 ||
+	    ck->out.len - ck->rec > WAL_SERIES_REC_MAX)) {
+		wal_ckpt_close_rec(ck);
+		if (ck->out.len >= WAL_CK_FLUSH)
+			wal_ckpt_write(ck);
+	}
+	if (!ck->open_rec) {
+		ck->rec = ck->out.len;
+		buf_append(&ck->out, "\0\0\0\0\0\0\0\0", WAL_REC_HDR);
+		buf_putc(&ck->out, WAL_REC_SERIES);
+		wal_sbuild_begin(&ck->sb, &ck->out);
+		ck->open_rec = 1;
+	}
+	wal_sbuild_add(&ck->sb, ref, ls);
+	ck->nseries++;
+}
+
+/*
+ * One pass over the SERIES and DROP records of one file, which starts
+ * at base in the files end to end. Returns -1 when the place of a record
+ * does not fit (a file of over 16 TiB).
+ */
+static int
+wal_ckpt_pass(const char *dir, const char *prefix, uint64_t number,
+    uint64_t size, uint64_t base, struct wal_ckpass *ck)
 {
 	struct wal_rfile rf;
 	struct wal_series_iter si = { 0 };
@@ -219,18 +276,19 @@ wal_ckpt_fold(const char *dir, const char *prefix, uint64_t number,
 	const uint8_t *body;
 	series_ref ref, *refs = NULL;
 	size_t refcap = 0;
-	uint64_t off;
-	uint32_t len;
+	uint64_t off = 0, at, place;
+	uint32_t len, entry;
 	long i, n;
 	char *path;
-	int fd, rc;
+	int fd, rc, ret = 0;
 
 	path = wal_path(dir, prefix, number);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_error("checkpoint cannot read WAL file", "path=%s err=%s",
-		    path, strerror(errno));
+		if (!ck->emit)
+			log_error("checkpoint cannot read WAL file",
+			    "path=%s err=%s", path, strerror(errno));
 		free(path);
-		return;
+		return 0;
 	}
 	wal_rfile_init(&rf);
 	wal_rfile_set(&rf, fd, WAL_HDR_SIZE, size);
@@ -239,19 +297,35 @@ wal_ckpt_fold(const char *dir, const char *prefix, uint64_t number,
 		if (body == NULL)
 			continue;
 		if (body[0] == WAL_REC_SERIES) {
+			at = base + off;
+			if (at >= (UINT64_C(1) << (64 - WAL_CK_ENTRY_BITS)) - 1) {
+				ret = -1;
+				break;
+			}
+			entry = 0;
 			wal_series_begin(&si, body + 1, len - 1);
-			while ((rc = wal_series_next(&si, &ref, &ls)) == 1)
-				wal_ckmap_set(m, ref, &ls, tmp);
+			while ((rc = wal_series_next(&si, &ref, &ls)) == 1) {
+				if (entry >= (1u << WAL_CK_ENTRY_BITS)) {
+					rc = -1;
+					break;
+				}
+				place = (at << WAL_CK_ENTRY_BITS | entry++) + 1;
+				if (!ck->emit)
+					wal_ckpt_note(ck, ref, place);
+				else if (ref < ck->cap &&
+				    ck->place[ref] == place)
+					wal_ckpt_copy(ck, ref, &ls);
+			}
 			if (rc < 0)
 				break;
 		} else if (body[0] == WAL_REC_DROP) {
 			n = wal_drop_decode(body + 1, len - 1, &refs, &refcap);
-			for (i = 0; i < n; i++)
-				wal_ckmap_del(m, refs[i]);
+			for (i = 0; i < n && !ck->emit; i++)
+				wal_ckpt_note(ck, refs[i], 0);
 		} else if (body[0] == WAL_REC_END)
 			break;
 	}
-	if (rc < 0)
+	if (rc < 0 && !ck->emit)
 		log_error("checkpoint stopped at a bad WAL record",
 		    "path=%s offset=%" PRIu64, path, off);
 	wal_rfile_free(&rf);
@@ -259,87 +333,88 @@ wal_ckpt_fold(const char *dir, const char *prefix, uint64_t number,
 	labels_free(&ls);
 	free(refs);
 	free(path);
+	return ret;
 }
 
-static void
-wal_ckpt_flush(struct buf *out, size_t rec)
+/* Both passes over the old checkpoint and the segments, in order. */
+static int
+wal_ckpt_passes(const char *dir, struct wal_job *job, uint64_t ckpt_size,
+    struct wal_ckpass *ck)
 {
-	wal_frame((uint8_t *)out->data + rec, out->len - rec - WAL_REC_HDR);
+	uint64_t base = 0;
+	size_t i;
+
+	if (ckpt_size != 0) {
+		if (wal_ckpt_pass(dir, "checkpoint", job->ckpt, ckpt_size, 0,
+		    ck) != 0)
+			return -1;
+		base = ckpt_size;
+	}
+	for (i = 0; i < job->nsegs; i++) {
+		/* Readers forget every ref at a run start. */
+		if (!ck->emit && (job->segs[i].flags & WAL_SEG_RUN_START))
+			wal_ckpt_forget(ck);
+		if (job->segs[i].size > WAL_HDR_SIZE &&
+		    wal_ckpt_pass(dir, "seg", job->segs[i].number,
+		    job->segs[i].size, base, ck) != 0)
+			return -1;
+		base += job->segs[i].size;
+	}
+	return 0;
 }
 
 int
 wal_ckpt_build(const char *dir, int dirfd, struct wal_job *job)
 {
-	struct wal_ckmap m = { 0 };
-	struct wal_sbuild sb = { 0 };
-	struct buf out = BUF_INIT, tmp = BUF_INIT;
-	struct labels ls = LABELS_INIT;
-	struct stat st;
+	struct wal_ckpass ck = { .fd = -1, .out = BUF_INIT };
 	uint8_t hdr[WAL_HDR_SIZE];
-	size_t i, rec = 0;
-	int open_rec = 0, rc;
-	char *path;
+	struct stat st;
+	uint64_t ckpt_size = 0;
+	char *path, *tmp = NULL;
+	int rc = -1;
 
-	if (job->ckpt != 0) {
-		path = wal_path(dir, "checkpoint", job->ckpt);
-		if (stat(path, &st) == 0)
-			wal_ckpt_fold(dir, "checkpoint", job->ckpt,
-			    (uint64_t)st.st_size, &m, &tmp);
-		free(path);
-	}
-	for (i = 0; i < job->nsegs; i++) {
-		if (job->segs[i].flags & WAL_SEG_RUN_START)
-			wal_ckmap_clear(&m);
-		if (job->segs[i].size > WAL_HDR_SIZE)
-			wal_ckpt_fold(dir, "seg", job->segs[i].number,
-			    job->segs[i].size, &m, &tmp);
+	path = wal_path(dir, "checkpoint", job->ckpt);
+	if (job->ckpt != 0 && stat(path, &st) == 0)
+		ckpt_size = (uint64_t)st.st_size;
+	free(path);
+	path = wal_path(dir, "checkpoint", job->to);
+
+	if (wal_ckpt_passes(dir, job, ckpt_size, &ck) != 0) {
+		errno = EFBIG;
+		goto out;
 	}
 	/* Readers forget every ref at a run start: nothing to carry. */
 	if (job->to_flags & WAL_SEG_RUN_START)
-		wal_ckmap_clear(&m);
+		wal_ckpt_forget(&ck);
 
+	if ((ck.fd = wal_tmp_create(path, &tmp)) == -1)
+		goto out;
+	ck.emit = 1;
 	wal_hdr_encode(hdr, WAL_MAGIC_CKPT, 0, job->to, job->to_first_seq);
-	buf_append(&out, hdr, sizeof hdr);
-	for (i = 0; i < m.cap; i++) {
-		if (m.v[i] == NULL)
-			continue;
-		if (open_rec && (sb.nseries >= 4096 ||
-		    out.len - rec > WAL_SERIES_REC_MAX)) {
-			wal_ckpt_flush(&out, rec);
-			open_rec = 0;
-		}
-		if (!open_rec) {
-			rec = out.len;
-			buf_append(&out, "\0\0\0\0\0\0\0\0", WAL_REC_HDR);
-			buf_putc(&out, WAL_REC_SERIES);
-			wal_sbuild_begin(&sb, &out);
-			open_rec = 1;
-		}
-		wal_ckmap_labels(m.v[i], &ls);
-		wal_sbuild_add(&sb, (series_ref)i, &ls);
-	}
-	if (open_rec)
-		wal_ckpt_flush(&out, rec);
-	rec = out.len;
-	buf_append(&out, "\0\0\0\0\0\0\0\0", WAL_REC_HDR);
-	buf_putc(&out, WAL_REC_END);
-	buf_put_varint(&out, m.n);
-	wal_ckpt_flush(&out, rec);
-
-	path = wal_path(dir, "checkpoint", job->to);
-	rc = wal_replace_file(dirfd, path, out.data, out.len);
+	buf_append(&ck.out, hdr, sizeof hdr);
+	if (wal_ckpt_passes(dir, job, ckpt_size, &ck) != 0)
+		ck.err = EFBIG;
+	wal_ckpt_close_rec(&ck);
+	ck.rec = ck.out.len;
+	buf_append(&ck.out, "\0\0\0\0\0\0\0\0", WAL_REC_HDR);
+	buf_putc(&ck.out, WAL_REC_END);
+	buf_put_varint(&ck.out, ck.nseries);
+	wal_frame((uint8_t *)ck.out.data + ck.rec,
+	    ck.out.len - ck.rec - WAL_REC_HDR);
+	wal_ckpt_write(&ck);
+	if (ck.err != 0)
+		errno = ck.err;
+	rc = wal_tmp_install(dirfd, ck.fd, tmp, path, ck.err == 0);
+	job->out_bytes = ck.written;
+	job->out_series = ck.nseries;
+out:
 	if (rc != 0)
 		log_error("cannot write WAL checkpoint", "path=%s err=%s",
 		    path, strerror(errno));
-	job->out_bytes = out.len;
-	job->out_series = m.n;
 	free(path);
-	wal_ckmap_clear(&m);
-	free(m.v);
-	wal_sbuild_free(&sb);
-	labels_free(&ls);
-	buf_free(&out);
-	buf_free(&tmp);
+	free(ck.place);
+	wal_sbuild_free(&ck.sb);
+	buf_free(&ck.out);
 	return rc;
 }
 

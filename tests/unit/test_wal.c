@@ -1113,6 +1113,267 @@ test_checkpoint_lagging_reader(void **state)
 	test_rmdir(dir);
 }
 
+/* ---- checkpoint contents ------------------------------------------- */
+
+#define TEST_CK_REFS	4600
+
+/*
+ * Define ref in generation gen, and note its labels in model. The pad
+ * value is unique and long, so a checkpoint of a few thousand series
+ * outgrows the megabyte it is written in.
+ */
+static void
+test_ck_define(struct wal *w, char **model, series_ref ref, unsigned gen)
+{
+	struct labels ls = LABELS_INIT;
+	struct buf b = BUF_INIT;
+	char g[16], pad[320];
+	size_t i;
+
+	snprintf(g, sizeof g, "%u", gen);
+	i = (size_t)snprintf(pad, sizeof pad, "%u-%u-", (unsigned)ref, gen);
+	for (; i + 1 < sizeof pad; i++)
+		pad[i] = (char)('a' + (ref * 31 + gen * 7 + i * i) % 26);
+	pad[sizeof pad - 1] = '\0';
+	labels_push(&ls, LSTR("__name__"), LSTR("ck"));
+	labels_push(&ls, LSTR("gen"), (struct lstr){ g, strlen(g) });
+	labels_push(&ls, LSTR("pad"), (struct lstr){ pad, strlen(pad) });
+	assert_int_equal(wal_log_series(w, ref, &ls), 0);
+	labels_format(&ls, &b);
+	free(model[ref]);
+	model[ref] = buf_steal(&b);
+	labels_free(&ls);
+	/* Small commits: many segments for the checkpoint to replace. */
+	if (ref % 100 == 0)
+		assert_int_equal(wal_commit(w), 0);
+}
+
+static void
+test_ck_drop(struct wal *w, char **model, series_ref ref)
+{
+	assert_int_equal(wal_log_drop(w, &ref, 1), 0);
+	free(model[ref]);
+	model[ref] = NULL;
+}
+
+/*
+ * Apply one file's SERIES and DROP records to got, in order, the way
+ * readers do (and the one-pass checkpoint builder did). Returns the
+ * number of series entries read.
+ */
+static size_t
+test_ck_fold(const char *dir, const char *prefix, uint64_t number,
+    char **got)
+{
+	struct wal_rfile rf;
+	struct wal_series_iter si = { 0 };
+	struct labels ls = LABELS_INIT;
+	struct buf b = BUF_INIT;
+	uint8_t hdr[WAL_HDR_SIZE];
+	struct wal_hdr h;
+	struct stat sb;
+	const uint8_t *body;
+	series_ref ref, *refs = NULL;
+	size_t refcap = 0, entries = 0, k;
+	uint64_t off;
+	uint32_t len;
+	long i, n;
+	char *path = wal_path(dir, prefix, number);
+	int fd, rc;
+
+	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_int_equal(pread(fd, hdr, sizeof hdr, 0), (ssize_t)sizeof hdr);
+	assert_int_equal(wal_hdr_decode(hdr, sizeof hdr,
+	    strcmp(prefix, "seg") == 0 ? WAL_MAGIC_SEG : WAL_MAGIC_CKPT,
+	    &h), 0);
+	if (h.flags & WAL_SEG_RUN_START) {
+		for (k = 0; k < TEST_CK_REFS; k++) {
+			free(got[k]);
+			got[k] = NULL;
+		}
+	}
+	wal_rfile_init(&rf);
+	wal_rfile_set(&rf, fd, WAL_HDR_SIZE, (uint64_t)sb.st_size);
+	while ((rc = wal_rfile_next(&rf, &off, &body, &len,
+	    WAL_REC_SAMPLES)) == 1) {
+		if (body == NULL)
+			continue;
+		if (body[0] == WAL_REC_SERIES) {
+			wal_series_begin(&si, body + 1, len - 1);
+			while ((rc = wal_series_next(&si, &ref, &ls)) == 1) {
+				assert_true(ref < TEST_CK_REFS);
+				buf_reset(&b);
+				labels_format(&ls, &b);
+				free(got[ref]);
+				got[ref] = xstrdup(b.data);
+				entries++;
+			}
+			assert_int_equal(rc, 0);
+		} else if (body[0] == WAL_REC_DROP) {
+			n = wal_drop_decode(body + 1, len - 1, &refs, &refcap);
+			assert_true(n > 0);
+			for (i = 0; i < n; i++) {
+				free(got[refs[i]]);
+				got[refs[i]] = NULL;
+			}
+		} else if (body[0] == WAL_REC_END)
+			break;
+	}
+	assert_true(rc >= 0);
+	wal_rfile_free(&rf);
+	wal_series_iter_free(&si);
+	labels_free(&ls);
+	buf_free(&b);
+	free(refs);
+	free(path);
+	return entries;
+}
+
+static int
+test_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The checkpoint and the segments after it, replayed, must define
+ * exactly the live series of the model. Returns the checkpoint's series
+ * count; *bytes gets its size.
+ */
+static size_t
+test_ck_check(const char *dir, char **model, uint64_t *bytes)
+{
+	char **got = xcalloc(TEST_CK_REFS, sizeof *got);
+	uint64_t ck = 0, segs[4096], n;
+	size_t nsegs = 0, entries, i;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char name[64];
+	int nck = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		/* The one it replaced goes a moment later. */
+		if (sscanf(de->d_name, "checkpoint-%" SCNu64 "%s", &n,
+		    name) == 1) {
+			ck = n > ck ? n : ck;
+			nck++;
+		} else if (sscanf(de->d_name, "seg-%" SCNu64 "%s", &n,
+		    name) == 1) {
+			assert_true(nsegs < 4096);
+			segs[nsegs++] = n;
+		}
+	}
+	closedir(d);
+	assert_true(nck >= 1);
+	qsort(segs, nsegs, sizeof *segs, test_cmp_u64);
+	snprintf(name, sizeof name, "checkpoint-%08" PRIu64, ck);
+	*bytes = test_file_size(dir, name);
+	entries = test_ck_fold(dir, "checkpoint", ck, got);
+	for (i = 0; i < nsegs; i++) {
+		if (segs[i] >= ck)
+			test_ck_fold(dir, "seg", segs[i], got);
+	}
+	for (i = 0; i < TEST_CK_REFS; i++) {
+		if (model[i] == NULL && got[i] != NULL)
+			fail_msg("ref %zu: dropped, but defined as %s", i,
+			    got[i]);
+		if (model[i] != NULL && got[i] == NULL)
+			fail_msg("ref %zu: %s is missing", i, model[i]);
+		if (model[i] != NULL)
+			assert_string_equal(got[i], model[i]);
+		free(got[i]);
+	}
+	free(got);
+	return entries;
+}
+
+/* Read and ack everything, then wait for the checkpoint it allows. */
+static void
+test_ck_settle(struct wal *w, struct wal_reader *r, struct test_sink *s,
+    int64_t now)
+{
+	struct wal_sample x = { 1, now, 1 };
+
+	/* A last commit in a new head segment, so all before can go. */
+	w->rotate = 1;
+	assert_int_equal(wal_log_samples(w, &x, 1), 0);
+	assert_int_equal(wal_commit(w), 0);
+	test_read_ack(r, s, UINT64_MAX);
+	test_wait_job(w, now);
+}
+
+/*
+ * What checkpoints carry, against a model of the live refs: refs dropped,
+ * dropped and reused, a second checkpoint folding the first, and a run
+ * start, which leaves nothing of the run before.
+ */
+static void
+test_checkpoint_contents(void **state)
+{
+	struct wal_options o = { .segment_bytes = 64 << 10,
+	    .sync_interval_ms = 10 };
+	char *dir = test_tmpdir();
+	struct wal *w = test_open(dir, &o);
+	struct wal_reader *r = wal_reader_open(w, "ep", NULL);
+	struct test_sink sink = { 0 };
+	char **model = xcalloc(TEST_CK_REFS, sizeof *model);
+	struct wal_stats st;
+	uint64_t bytes;
+	size_t live, i;
+	series_ref ref;
+
+	(void)state;
+	for (ref = 1; ref <= 4000; ref++)
+		test_ck_define(w, model, ref, 1);
+	for (ref = 3; ref <= 4000; ref += 3)
+		test_ck_drop(w, model, ref);
+	for (ref = 6; ref <= 4000; ref += 6)
+		test_ck_define(w, model, ref, 2);
+	test_ck_settle(w, r, &sink, 1000);
+	assert_true(test_ck_check(dir, model, &bytes) > 3000);
+	assert_true(bytes > (1u << 20));
+
+	/* A second checkpoint folds the first. */
+	for (ref = 1; ref <= 4000; ref += 5)
+		if (model[ref] != NULL)
+			test_ck_drop(w, model, ref);
+	for (ref = 4001; ref <= 4500; ref++)
+		test_ck_define(w, model, ref, 3);
+	test_ck_settle(w, r, &sink, 2000);
+	wal_stats(w, &st);
+	assert_int_equal(st.checkpoints, 2);
+	for (live = 0, i = 0; i < TEST_CK_REFS; i++)
+		live += model[i] != NULL;
+	assert_int_equal(test_ck_check(dir, model, &bytes), live);
+	assert_int_equal(st.series_checkpointed, live);
+	wal_reader_close(r);
+	wal_close(w);
+
+	/* A new run: its checkpoint has only what the new run defined. */
+	for (i = 0; i < TEST_CK_REFS; i++) {
+		free(model[i]);
+		model[i] = NULL;
+	}
+	w = test_open(dir, &o);
+	r = wal_reader_open(w, "ep", NULL);
+	for (ref = 1; ref <= 300; ref++)
+		test_ck_define(w, model, ref, 4);
+	test_ck_settle(w, r, &sink, 3000);
+	assert_true(test_ck_check(dir, model, &bytes) <= 300);
+	wal_reader_close(r);
+	wal_close(w);
+
+	for (i = 0; i < TEST_CK_REFS; i++)
+		free(model[i]);
+	free(model);
+	test_sink_free(&sink);
+	test_rmdir(dir);
+}
+
 static void
 test_cap_drops_oldest(void **state)
 {
@@ -1669,6 +1930,7 @@ main(void)
 		cmocka_unit_test(test_new_reader_start),
 		cmocka_unit_test(test_restart_refs),
 		cmocka_unit_test(test_checkpoint_lagging_reader),
+		cmocka_unit_test(test_checkpoint_contents),
 		cmocka_unit_test(test_cap_drops_oldest),
 		cmocka_unit_test(test_max_age),
 		cmocka_unit_test(test_write_failure),
