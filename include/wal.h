@@ -194,6 +194,7 @@ struct wal_stats {
 	uint64_t	samples_dropped_buffer;	/* buffer full while failing */
 	uint64_t	checkpoints;		/* checkpoints written */
 	uint64_t	series_checkpointed;	/* in the newest checkpoint */
+	double		checkpoint_seconds_total; /* building them */
 };
 
 struct wal	*wal_open(const char *dir, const struct wal_options *,

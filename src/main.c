@@ -272,7 +272,16 @@ main_metrics_cb(struct buf *b, void *arg)
 	    "# HELP promlet_wal_fsync_duration_seconds WAL fsync time.\n"
 	    "# TYPE promlet_wal_fsync_duration_seconds summary\n"
 	    "promlet_wal_fsync_duration_seconds_sum %.6f\n"
-	    "promlet_wal_fsync_duration_seconds_count %llu\n",
+	    "promlet_wal_fsync_duration_seconds_count %llu\n"
+	    "# HELP promlet_wal_checkpoint_duration_seconds Time to build and "
+	    "write WAL checkpoints.\n"
+	    "# TYPE promlet_wal_checkpoint_duration_seconds summary\n"
+	    "promlet_wal_checkpoint_duration_seconds_sum %.6f\n"
+	    "promlet_wal_checkpoint_duration_seconds_count %llu\n"
+	    "# HELP promlet_wal_checkpoint_series Series in the newest WAL "
+	    "checkpoint.\n"
+	    "# TYPE promlet_wal_checkpoint_series gauge\n"
+	    "promlet_wal_checkpoint_series %llu\n",
 	    (unsigned long long)ws.bytes, (unsigned long long)ws.segments,
 	    (unsigned long long)ws.samples_appended,
 	    (unsigned long long)ws.series_appended,
@@ -280,7 +289,9 @@ main_metrics_cb(struct buf *b, void *arg)
 	    (unsigned long long)ws.samples_lost_corrupt,
 	    (unsigned long long)ws.samples_dropped_buffer,
 	    (unsigned long long)ws.write_errors, ws.fsync_seconds_total,
-	    (unsigned long long)ws.fsyncs);
+	    (unsigned long long)ws.fsyncs, ws.checkpoint_seconds_total,
+	    (unsigned long long)ws.checkpoints,
+	    (unsigned long long)ws.series_checkpointed);
 	scrape_manager_write_metrics(d->scrape, b);
 	buf_puts(b, "# HELP promlet_remote_storage_samples_total Samples "
 	    "delivered to the remote (2xx).\n"

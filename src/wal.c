@@ -1028,6 +1028,10 @@ wal_job_apply(struct wal *w)
 	w->ckpt_bytes = job->out_bytes;
 	w->st.checkpoints++;
 	w->st.series_checkpointed = job->out_series;
+	w->st.checkpoint_seconds_total += job->seconds;
+	log_info("WAL checkpoint written", "checkpoint=%" PRIu64 " series=%"
+	    PRIu64 " bytes=%" PRIu64 " duration=%.3fs segments_removed=%zu",
+	    to, job->out_series, job->out_bytes, job->seconds, keep);
 
 	first = &w->segs[0];
 	for (i = 0; i < w->nreaders; i++) {

@@ -244,6 +244,7 @@ struct wal_job {
 	size_t		 nsegs;
 	uint64_t	 out_bytes;	/* result */
 	uint64_t	 out_series;
+	double		 seconds;	/* the build took */
 	int		 state;		/* WAL_JOB_* */
 };
 enum { WAL_JOB_IDLE, WAL_JOB_RUN, WAL_JOB_DONE, WAL_JOB_FAILED };

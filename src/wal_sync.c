@@ -585,10 +585,12 @@ static void
 wal_bg_job(struct wal *w)
 {
 	struct wal_bg *bg = &w->bg;
+	double t0 = wal_mono();
 	int rc;
 
 	pthread_mutex_unlock(&bg->mu);
 	rc = wal_ckpt_build(bg->dir, bg->dirfd, &bg->job);
+	bg->job.seconds = wal_mono() - t0;
 	pthread_mutex_lock(&bg->mu);
 	bg->job.state = rc == 0 ? WAL_JOB_DONE : WAL_JOB_FAILED;
 }

@@ -1350,6 +1350,7 @@ test_checkpoint_contents(void **state)
 		live += model[i] != NULL;
 	assert_int_equal(test_ck_check(dir, model, &bytes), live);
 	assert_int_equal(st.series_checkpointed, live);
+	assert_true(st.checkpoint_seconds_total > 0);
 	wal_reader_close(r);
 	wal_close(w);
 
