@@ -47,8 +47,9 @@ int		 remote_write_flush(struct remote_write *);
 int		 remote_write_idle(struct remote_write *);
 const char	*remote_write_name(const struct remote_write *);
 uint64_t	 remote_write_hash(const struct remote_write *);
-void		 remote_write_write_metrics(struct remote_write *,
-		    struct buf *);
+/* Every endpoint's metrics, one HELP and TYPE per family. */
+void		 remote_write_write_metrics_all(struct remote_write * const *,
+		    size_t, struct buf *);
 /* The endpoint's token provider, or NULL without azuread. */
 struct azuread	*remote_write_azuread(const struct remote_write *);
 

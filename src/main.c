@@ -293,11 +293,7 @@ main_metrics_cb(struct buf *b, void *arg)
 	    (unsigned long long)ws.checkpoints,
 	    (unsigned long long)ws.series_checkpointed);
 	scrape_manager_write_metrics(d->scrape, b);
-	buf_puts(b, "# HELP promlet_remote_storage_samples_total Samples "
-	    "delivered to the remote (2xx).\n"
-	    "# TYPE promlet_remote_storage_samples_total counter\n");
-	for (i = 0; i < d->nrw; i++)
-		remote_write_write_metrics(d->rw[i], b);
+	remote_write_write_metrics_all(d->rw, d->nrw, b);
 	/* One HELP/TYPE block for all endpoints' token metrics. */
 	aad = xcalloc(d->nrw + 1, sizeof *aad);
 	for (i = 0; i < d->nrw; i++)

@@ -173,6 +173,7 @@ struct remote_write {
 	uint64_t				 bytes_sent;
 	uint64_t				 series_dropped[RW_DROP_COUNT];
 	double					 send_seconds;
+	uint64_t				 send_count;
 	int64_t					 highest_sent_ts;
 	int64_t					 highest_read_ts;
 	int					 failing;	/* log once per episode */
@@ -532,6 +533,7 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 
 	sh->req = NULL;
 	rw->send_seconds += resp->total_seconds;
+	rw->send_count++;
 	rw->win_send_seconds += resp->total_seconds;
 	if (resp->curl_code == 0 && resp->status / 100 == 2) {
 		rw->samples_sent += b->n;
@@ -1084,63 +1086,147 @@ remote_write_hash(const struct remote_write *rw)
 	return rw->hash;
 }
 
-void
-remote_write_write_metrics(struct remote_write *rw, struct buf *b)
+/*
+ * Each family once, with every endpoint's lines under its HELP and TYPE:
+ * the text format wants a family's lines together, and without TYPE the
+ * counters would be untyped.
+ */
+enum {
+	RW_M_SAMPLES, RW_M_FAILED, RW_M_RETRIED, RW_M_BYTES, RW_M_REQUESTS,
+	RW_M_REQUESTS_FAILED, RW_M_DURATION, RW_M_PENDING, RW_M_QUEUED,
+	RW_M_SHARDS, RW_M_RESHARDS, RW_M_HIGHEST_SENT, RW_M_LAG, RW_M_DROPPED,
+	RW_M_SERIES_DROPPED, RW_M_COUNT
+};
+
+static const char *const rw_metric_headers[RW_M_COUNT][3] = {
+	{ "samples_total", "counter",
+	    "Samples delivered to the remote (2xx)." },
+	{ "samples_failed_total", "counter",
+	    "Samples in batches the remote rejected for good (4xx)." },
+	{ "samples_retried_total", "counter",
+	    "Samples in requests that failed and are sent again." },
+	{ "sent_bytes_total", "counter",
+	    "Compressed request bytes delivered." },
+	{ "requests_total", "counter", "Requests sent, retries included." },
+	{ "requests_failed_total", "counter",
+	    "Requests without a 2xx answer (network error or status)." },
+	{ "sent_batch_duration_seconds", "summary",
+	    "Time from sending a request to its answer." },
+	{ "samples_pending", "gauge",
+	    "Samples in the WAL not yet delivered or dropped." },
+	{ "samples_queued", "gauge",
+	    "Samples read from the WAL, in shard queues or in flight." },
+	{ "shards", "gauge", "Shards sending in parallel." },
+	{ "reshards_total", "counter", "Changes of the shard count." },
+	{ "queue_highest_sent_timestamp_seconds", "gauge",
+	    "Newest sample timestamp delivered, in seconds since the epoch." },
+	{ "lag_seconds", "gauge",
+	    "Newest sample timestamp read minus newest delivered." },
+	{ "samples_dropped_total", "counter",
+	    "Samples that will not be delivered, by reason." },
+	{ "series_dropped_total", "counter",
+	    "Series not sent because of a label limit, by reason." },
+};
+
+static void
+rw_metric(struct buf *b, struct remote_write *rw, int m)
 {
-	const char *n = rw->name;
+	const char *f = rw_metric_headers[m][0], *n = rw->name;
 	size_t i, queued = 0;
 	double lag = 0;
+	uint64_t v = 0;
 
-	for (i = 0; i < rw->nshards; i++)
-		queued += rw->shards[i].queued;
-	if (rw->highest_read_ts > rw->highest_sent_ts && rw->highest_sent_ts)
-		lag = (double)(rw->highest_read_ts - rw->highest_sent_ts) /
-		    1000.0;
-	buf_printf(b,
-	    "promlet_remote_storage_samples_total{remote_name=\"%s\"} %llu\n"
-	    "promlet_remote_storage_samples_failed_total{remote_name=\"%s\"} "
-	    "%llu\n"
-	    "promlet_remote_storage_samples_retried_total{remote_name=\"%s\"} "
-	    "%llu\n"
-	    "promlet_remote_storage_sent_bytes_total{remote_name=\"%s\"} "
-	    "%llu\n"
-	    "promlet_remote_storage_requests_total{remote_name=\"%s\"} %llu\n"
-	    "promlet_remote_storage_requests_failed_total{remote_name=\"%s\"} "
-	    "%llu\n"
-	    "promlet_remote_storage_sent_batch_duration_seconds_sum"
-	    "{remote_name=\"%s\"} %.6f\n"
-	    "promlet_remote_storage_samples_pending{remote_name=\"%s\"} %llu\n"
-	    "promlet_remote_storage_samples_queued{remote_name=\"%s\"} %zu\n"
-	    "promlet_remote_storage_shards{remote_name=\"%s\"} %zu\n"
-	    "promlet_remote_storage_reshards_total{remote_name=\"%s\"} "
-	    "%llu\n"
-	    "promlet_remote_storage_queue_highest_sent_timestamp_seconds"
-	    "{remote_name=\"%s\"} %.3f\n"
-	    "promlet_remote_storage_lag_seconds{remote_name=\"%s\"} %.3f\n",
-	    n, (unsigned long long)rw->samples_sent,
-	    n, (unsigned long long)rw->samples_failed,
-	    n, (unsigned long long)rw->samples_retried,
-	    n, (unsigned long long)rw->bytes_sent,
-	    n, (unsigned long long)rw->requests,
-	    n, (unsigned long long)rw->requests_failed,
-	    n, rw->send_seconds,
-	    n, (unsigned long long)(rw->reader != NULL ?
-	    wal_reader_pending(rw->reader) : 0),
-	    n, queued, n, rw->nshards, n, (unsigned long long)rw->reshards,
-	    n, (double)rw->highest_sent_ts / 1000.0, n, lag);
-	for (i = 0; i < RW_DROP_COUNT; i++)
-		buf_printf(b, "promlet_remote_storage_samples_dropped_total"
-		    "{remote_name=\"%s\",reason=\"%s\"} %llu\n", n,
-		    rw_drop_names[i], (unsigned long long)rw->dropped[i]);
-	if (rw->reader != NULL)
-		buf_printf(b, "promlet_remote_storage_samples_dropped_total"
-		    "{remote_name=\"%s\",reason=\"wal_cap\"} %llu\n", n,
-		    (unsigned long long)wal_reader_dropped(rw->reader));
-	for (i = RW_DROP_LABEL_COUNT; i <= RW_DROP_VALUE_LENGTH; i++)
-		buf_printf(b, "promlet_remote_storage_series_dropped_total"
-		    "{remote_name=\"%s\",reason=\"%s\"} %llu\n", n,
-		    rw_drop_names[i],
-		    (unsigned long long)rw->series_dropped[i]);
+	switch (m) {
+	case RW_M_DURATION:
+		buf_printf(b, "promlet_remote_storage_%s_sum{remote_name=\"%s\"} "
+		    "%.6f\npromlet_remote_storage_%s_count"
+		    "{remote_name=\"%s\"} %llu\n", f, n, rw->send_seconds, f,
+		    n, (unsigned long long)rw->send_count);
+		return;
+	case RW_M_HIGHEST_SENT:
+	case RW_M_LAG:
+		if (m == RW_M_HIGHEST_SENT)
+			lag = (double)rw->highest_sent_ts / 1000.0;
+		else if (rw->highest_read_ts > rw->highest_sent_ts &&
+		    rw->highest_sent_ts)
+			lag = (double)(rw->highest_read_ts -
+			    rw->highest_sent_ts) / 1000.0;
+		buf_printf(b, "promlet_remote_storage_%s{remote_name=\"%s\"} "
+		    "%.3f\n", f, n, lag);
+		return;
+	case RW_M_DROPPED:
+		for (i = 0; i < RW_DROP_COUNT; i++)
+			buf_printf(b, "promlet_remote_storage_%s{remote_name="
+			    "\"%s\",reason=\"%s\"} %llu\n", f, n,
+			    rw_drop_names[i],
+			    (unsigned long long)rw->dropped[i]);
+		if (rw->reader != NULL)
+			buf_printf(b, "promlet_remote_storage_%s{remote_name="
+			    "\"%s\",reason=\"wal_cap\"} %llu\n", f, n,
+			    (unsigned long long)wal_reader_dropped(
+			    rw->reader));
+		return;
+	case RW_M_SERIES_DROPPED:
+		for (i = RW_DROP_LABEL_COUNT; i <= RW_DROP_VALUE_LENGTH; i++)
+			buf_printf(b, "promlet_remote_storage_%s{remote_name="
+			    "\"%s\",reason=\"%s\"} %llu\n", f, n,
+			    rw_drop_names[i],
+			    (unsigned long long)rw->series_dropped[i]);
+		return;
+	case RW_M_SAMPLES:
+		v = rw->samples_sent;
+		break;
+	case RW_M_FAILED:
+		v = rw->samples_failed;
+		break;
+	case RW_M_RETRIED:
+		v = rw->samples_retried;
+		break;
+	case RW_M_BYTES:
+		v = rw->bytes_sent;
+		break;
+	case RW_M_REQUESTS:
+		v = rw->requests;
+		break;
+	case RW_M_REQUESTS_FAILED:
+		v = rw->requests_failed;
+		break;
+	case RW_M_PENDING:
+		v = rw->reader != NULL ? wal_reader_pending(rw->reader) : 0;
+		break;
+	case RW_M_QUEUED:
+		for (i = 0; i < rw->nshards; i++)
+			queued += rw->shards[i].queued;
+		v = queued;
+		break;
+	case RW_M_SHARDS:
+		v = rw->nshards;
+		break;
+	case RW_M_RESHARDS:
+		v = rw->reshards;
+		break;
+	}
+	buf_printf(b, "promlet_remote_storage_%s{remote_name=\"%s\"} %llu\n",
+	    f, n, (unsigned long long)v);
+}
+
+void
+remote_write_write_metrics_all(struct remote_write * const *v, size_t n,
+    struct buf *b)
+{
+	size_t i;
+	int m;
+
+	if (n == 0)
+		return;
+	for (m = 0; m < RW_M_COUNT; m++) {
+		buf_printf(b, "# HELP promlet_remote_storage_%s %s\n"
+		    "# TYPE promlet_remote_storage_%s %s\n",
+		    rw_metric_headers[m][0], rw_metric_headers[m][2],
+		    rw_metric_headers[m][0], rw_metric_headers[m][1]);
+		for (i = 0; i < n; i++)
+			rw_metric(b, v[i], m);
+	}
 }
 
 struct azuread *
