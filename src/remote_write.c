@@ -1132,8 +1132,8 @@ static void
 rw_metric(struct buf *b, struct remote_write *rw, int m)
 {
 	const char *f = rw_metric_headers[m][0], *n = rw->name;
-	size_t i, queued = 0;
-	double lag = 0;
+	size_t i;
+	double secs = 0;
 	uint64_t v = 0;
 
 	switch (m) {
@@ -1146,13 +1146,13 @@ rw_metric(struct buf *b, struct remote_write *rw, int m)
 	case RW_M_HIGHEST_SENT:
 	case RW_M_LAG:
 		if (m == RW_M_HIGHEST_SENT)
-			lag = (double)rw->highest_sent_ts / 1000.0;
+			secs = (double)rw->highest_sent_ts / 1000.0;
 		else if (rw->highest_read_ts > rw->highest_sent_ts &&
 		    rw->highest_sent_ts)
-			lag = (double)(rw->highest_read_ts -
+			secs = (double)(rw->highest_read_ts -
 			    rw->highest_sent_ts) / 1000.0;
 		buf_printf(b, "promlet_remote_storage_%s{remote_name=\"%s\"} "
-		    "%.3f\n", f, n, lag);
+		    "%.3f\n", f, n, secs);
 		return;
 	case RW_M_DROPPED:
 		for (i = 0; i < RW_DROP_COUNT; i++)
@@ -1196,8 +1196,7 @@ rw_metric(struct buf *b, struct remote_write *rw, int m)
 		break;
 	case RW_M_QUEUED:
 		for (i = 0; i < rw->nshards; i++)
-			queued += rw->shards[i].queued;
-		v = queued;
+			v += rw->shards[i].queued;
 		break;
 	case RW_M_SHARDS:
 		v = rw->nshards;
