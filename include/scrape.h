@@ -8,7 +8,9 @@
  *
  * Targets fire at a stable offset inside their interval (derived from the
  * target's identity, as Prometheus does) so many targets do not scrape at
- * the same instant. Samples are timestamped at scrape start.
+ * the same instant; the offsets are steps of the interval, fewer for a
+ * small job, so that targets of a step share a wake-up. Samples are
+ * timestamped at scrape start.
  *
  * A failed scrape (transport error, non-2xx, parse error, a limit
  * exceeded) writes up=0, the report series, and stale markers for every
@@ -72,6 +74,15 @@ void		 scrape_manager_write_metrics(struct scrape_manager *,
 void		 scrape_manager_write_targets(struct scrape_manager *,
 		    struct buf *);
 size_t		 scrape_manager_target_count(struct scrape_manager *);
+
+/*
+ * How many evenly spaced steps of its interval a job of ntargets starts
+ * its scrapes on, out of 20: each step gets at least five targets, so a
+ * small job's scrapes share wake-ups. cur is the number the job uses now
+ * (0 for a new job): it shrinks only once the job has lost half the
+ * targets cur needs.
+ */
+unsigned	 scrape_steps(size_t ntargets, unsigned cur);
 
 /* Current wall-clock time in milliseconds. */
 int64_t		 scrape_now_ms(void);

@@ -112,6 +112,7 @@ struct scrape_pool {
 	uint64_t			 hash;
 	int				 keep;
 	struct scrape_targets		 targets;
+	unsigned			 steps;		/* scrape_steps() */
 	struct scrape_sources		 sources;
 	TAILQ_ENTRY(scrape_pool)	 entry;
 };
@@ -776,25 +777,77 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
  * cache. At 100 targets every 5 s that is 0.37-0.42 µs of CPU a sample
  * with a phase per target and 0.29-0.32 with five targets a step
  * (docs/performance.md).
+ *
+ * A job too small to put SCRAPE_STEP_TARGETS on each of the 20 steps uses
+ * fewer, evenly spaced ones (scrape_steps()): ten targets every 5 s on
+ * twenty steps are ten wake-ups, each finding every cache cold. Steps
+ * nest: the job's steps are every g-th of the twenty, counted from one
+ * the seed picks, and a target takes the last of them at or before its
+ * own fine step. Jobs of one interval that use one step share it.
  */
-#define SCRAPE_PHASES	20
+#define SCRAPE_PHASES		20
+#define SCRAPE_STEP_TARGETS	5
+
+unsigned
+scrape_steps(size_t ntargets, unsigned cur)
+{
+	unsigned d;
+
+	for (d = SCRAPE_PHASES; d > 1; d--) {
+		if (SCRAPE_PHASES % d == 0 &&
+		    ntargets >= (size_t)d * SCRAPE_STEP_TARGETS)
+			break;
+	}
+	/* Fewer steps only once half of what these need is gone: a target
+	 * coming and going at a boundary must not move the others. */
+	if (d < cur && ntargets * 2 >= (size_t)cur * SCRAPE_STEP_TARGETS)
+		return cur;
+	return d;
+}
+
+/* The target's hash under the seed: its fine step, or its offset. */
+static uint64_t
+scrape_target_spread(const struct scrape_target *t)
+{
+	return hash_bytes(&t->hash, sizeof t->hash, t->pool->sm->phase_seed);
+}
+
+/* The step, 0 to SCRAPE_PHASES - 1, the target starts on. */
+static int64_t
+scrape_target_phase(const struct scrape_target *t)
+{
+	uint64_t seed = t->pool->sm->phase_seed, h = scrape_target_spread(t);
+	unsigned g = SCRAPE_PHASES / t->pool->steps;
+	unsigned first = (unsigned)(seed % SCRAPE_PHASES);
+	unsigned f = (unsigned)((h + SCRAPE_PHASES - first) % SCRAPE_PHASES);
+
+	return (int64_t)((first + f - f % g) % SCRAPE_PHASES);
+}
+
+static void
+scrape_target_arm(struct scrape_target *t, int64_t now)
+{
+	int64_t wait = t->next_ms > now ? t->next_ms - now : 0;
+	struct timeval tv;
+
+	tv.tv_sec = wait / 1000;
+	tv.tv_usec = (wait % 1000) * 1000;
+	evtimer_add(t->timer, &tv);
+}
 
 static void
 scrape_target_schedule(struct scrape_target *t)
 {
 	int64_t iv = t->pool->sc->scrape_interval_ms, now, offset, next;
 	int64_t step = iv / SCRAPE_PHASES;
-	struct timeval tv;
 
 	now = scrape_now_ms();
 	if (t->next_ms == 0) {
-		uint64_t h = hash_bytes(
-		    &t->hash, sizeof t->hash, t->pool->sm->phase_seed);
-
 		if (step > 0)
-			offset = (int64_t)(h % SCRAPE_PHASES) * step;
+			offset = scrape_target_phase(t) * step;
 		else
-			offset = (int64_t)(h % (uint64_t)iv);
+			offset = (int64_t)(scrape_target_spread(t) %
+			    (uint64_t)iv);
 		next = now - now % iv + offset;
 		if (next <= now)
 			next += iv;
@@ -804,9 +857,30 @@ scrape_target_schedule(struct scrape_target *t)
 			next += ((now - next) / iv + 1) * iv;
 	}
 	t->next_ms = next;
-	tv.tv_sec = (next - now) / 1000;
-	tv.tv_usec = ((next - now) % 1000) * 1000;
-	evtimer_add(t->timer, &tv);
+	scrape_target_arm(t, now);
+}
+
+/*
+ * The job's step count changed: put a running target on its new step,
+ * at the first start there at or after the one planned, so that no
+ * scrape comes sooner than an interval after the last.
+ */
+static void
+scrape_target_rephase(struct scrape_target *t, int64_t now)
+{
+	int64_t iv = t->pool->sc->scrape_interval_ms, next;
+	int64_t step = iv / SCRAPE_PHASES;
+
+	if (step == 0 || t->timer == NULL || t->next_ms == 0)
+		return;
+	next = t->next_ms - t->next_ms % iv + scrape_target_phase(t) * step;
+	if (next < t->next_ms)
+		next += iv;
+	if (next == t->next_ms)
+		return;
+	evtimer_del(t->timer);
+	t->next_ms = next;
+	scrape_target_arm(t, now);
 }
 
 static void
@@ -943,7 +1017,8 @@ scrape_pool_sync(struct scrape_pool *pool)
 	struct scrape_target *t, *old, *next;
 	struct scrape_source *s;
 	int64_t now = scrape_now_ms();
-	size_t i, k, started = 0;
+	size_t i, k, n = 0, started = 0;
+	unsigned steps;
 
 	TAILQ_INIT(&fresh);
 	TAILQ_FOREACH(old, &pool->targets, entry)
@@ -991,11 +1066,21 @@ scrape_pool_sync(struct scrape_pool *pool)
 		}
 	}
 	TAILQ_FOREACH_SAFE(old, &pool->targets, entry, next) {
-		if (old->keep)
+		if (old->keep) {
+			n++;
 			continue;
+		}
 		TAILQ_REMOVE(&pool->targets, old, entry);
 		scrape_target_stop(old, now);
 		scrape_target_free(old);
+	}
+	TAILQ_FOREACH(t, &fresh, entry)
+		n++;
+	steps = scrape_steps(n, pool->steps);
+	if (steps != pool->steps) {
+		pool->steps = steps;
+		TAILQ_FOREACH(old, &pool->targets, entry)
+			scrape_target_rephase(old, now);
 	}
 	while ((t = TAILQ_FIRST(&fresh)) != NULL) {
 		TAILQ_REMOVE(&fresh, t, entry);
@@ -1005,7 +1090,8 @@ scrape_pool_sync(struct scrape_pool *pool)
 	}
 	if (sm->nsamples != 0)
 		scrape_commit(sm);
-	log_debug("targets synced", "job=%s started=%zu", pool->job, started);
+	log_debug("targets synced", "job=%s targets=%zu started=%zu steps=%u",
+	    pool->job, n, started, steps);
 }
 
 void

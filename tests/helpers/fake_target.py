@@ -224,6 +224,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    # socketserver's backlog is 5: a step of more targets than that on
+    # one port would lose SYNs on its first round and time out.
+    request_queue_size = 128
     allow_reuse_address = True
 
 
