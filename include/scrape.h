@@ -76,11 +76,11 @@ void		 scrape_manager_write_targets(struct scrape_manager *,
 size_t		 scrape_manager_target_count(struct scrape_manager *);
 
 /*
- * How many evenly spaced steps of its interval a job of ntargets starts
- * its scrapes on, out of 20: each step gets at least five targets, so a
- * small job's scrapes share wake-ups. cur is the number the job uses now
- * (0 for a new job): it shrinks only once the job has lost half the
- * targets cur needs.
+ * How many evenly spaced steps of an interval its scrapes start on, out
+ * of 20, when all jobs of that interval have ntargets between them: each
+ * step gets at least five targets, so that few targets share wake-ups.
+ * cur is the number in use now (0 if none): it shrinks only once half
+ * the targets cur needs are gone.
  */
 unsigned	 scrape_steps(size_t ntargets, unsigned cur);
 

@@ -778,12 +778,13 @@ scrape_timer_cb(evutil_socket_t fd, short what, void *arg)
  * with a phase per target and 0.29-0.32 with five targets a step
  * (docs/performance.md).
  *
- * A job too small to put SCRAPE_STEP_TARGETS on each of the 20 steps uses
- * fewer, evenly spaced ones (scrape_steps()): ten targets every 5 s on
- * twenty steps are ten wake-ups, each finding every cache cold. Steps
- * nest: the job's steps are every g-th of the twenty, counted from one
- * the seed picks, and a target takes the last of them at or before its
- * own fine step. Jobs of one interval that use one step share it.
+ * An interval with too few targets for SCRAPE_STEP_TARGETS on each of
+ * the 20 steps uses fewer, evenly spaced ones (scrape_steps()): ten
+ * targets every 5 s on twenty steps are ten wake-ups, each finding every
+ * cache cold. Steps nest: those in use are every g-th of the twenty,
+ * counted from one the seed picks, and a target takes the last of them
+ * at or before its own fine step. The count is over all jobs of the
+ * interval (scrape_restep()), so small jobs of one interval share steps.
  */
 #define SCRAPE_PHASES		20
 #define SCRAPE_STEP_TARGETS	5
@@ -1008,6 +1009,36 @@ scrape_source_free(struct scrape_source *s)
 	free(s);
 }
 
+/*
+ * Steps are counted over every job of an interval, as the timer starts
+ * every target due at a step whatever its job: thirty jobs of one target
+ * every 30 s are six steps of five, not one burst of thirty.
+ */
+static void
+scrape_restep(struct scrape_manager *sm, int64_t iv, int64_t now)
+{
+	struct scrape_pool *p;
+	struct scrape_target *t;
+	size_t n = 0;
+	unsigned cur = 0, steps;
+
+	TAILQ_FOREACH(p, &sm->pools, entry) {
+		if (p->sc->scrape_interval_ms != iv)
+			continue;
+		cur = p->steps > cur ? p->steps : cur;
+		TAILQ_FOREACH(t, &p->targets, entry)
+			n++;
+	}
+	steps = scrape_steps(n, cur);
+	TAILQ_FOREACH(p, &sm->pools, entry) {
+		if (p->sc->scrape_interval_ms != iv || p->steps == steps)
+			continue;
+		p->steps = steps;
+		TAILQ_FOREACH(t, &p->targets, entry)
+			scrape_target_rephase(t, now);
+	}
+}
+
 /* Rebuild a pool's targets from its sources, keeping unchanged ones. */
 static void
 scrape_pool_sync(struct scrape_pool *pool)
@@ -1017,8 +1048,7 @@ scrape_pool_sync(struct scrape_pool *pool)
 	struct scrape_target *t, *old, *next;
 	struct scrape_source *s;
 	int64_t now = scrape_now_ms();
-	size_t i, k, n = 0, started = 0;
-	unsigned steps;
+	size_t i, k, started = 0;
 
 	TAILQ_INIT(&fresh);
 	TAILQ_FOREACH(old, &pool->targets, entry)
@@ -1066,32 +1096,25 @@ scrape_pool_sync(struct scrape_pool *pool)
 		}
 	}
 	TAILQ_FOREACH_SAFE(old, &pool->targets, entry, next) {
-		if (old->keep) {
-			n++;
+		if (old->keep)
 			continue;
-		}
 		TAILQ_REMOVE(&pool->targets, old, entry);
 		scrape_target_stop(old, now);
 		scrape_target_free(old);
 	}
-	TAILQ_FOREACH(t, &fresh, entry)
-		n++;
-	steps = scrape_steps(n, pool->steps);
-	if (steps != pool->steps) {
-		pool->steps = steps;
-		TAILQ_FOREACH(old, &pool->targets, entry)
-			scrape_target_rephase(old, now);
-	}
-	while ((t = TAILQ_FIRST(&fresh)) != NULL) {
-		TAILQ_REMOVE(&fresh, t, entry);
-		TAILQ_INSERT_TAIL(&pool->targets, t, entry);
-		scrape_target_start(t);
-		started++;
+	TAILQ_CONCAT(&pool->targets, &fresh, entry);
+	scrape_restep(sm, pool->sc->scrape_interval_ms, now);
+	/* Started only now, on the step count that includes them. */
+	TAILQ_FOREACH(t, &pool->targets, entry) {
+		if (t->cache == NULL) {
+			scrape_target_start(t);
+			started++;
+		}
 	}
 	if (sm->nsamples != 0)
 		scrape_commit(sm);
-	log_debug("targets synced", "job=%s targets=%zu started=%zu steps=%u",
-	    pool->job, n, started, steps);
+	log_debug("targets synced", "job=%s started=%zu steps=%u", pool->job,
+	    started, pool->steps);
 }
 
 void
@@ -1298,6 +1321,9 @@ scrape_manager_apply(struct scrape_manager *sm, const struct config *cfg)
 			scrape_target_stop(t, now);
 		scrape_pool_free(pool);
 	}
+	/* Removed jobs counted in the step counts of their intervals. */
+	TAILQ_FOREACH(pool, &sm->pools, entry)
+		scrape_restep(sm, pool->sc->scrape_interval_ms, now);
 	if (sm->nsamples != 0)
 		scrape_commit(sm);
 }

@@ -9,11 +9,15 @@
 # - a replica with other external labels puts most targets on other
 #   steps, as Prometheus's HA pairs do;
 # - a restart with the same config puts every target on the same step.
-# A job too small for five targets on each of 20 steps uses fewer:
-# - 8 targets start together, on one step (on 20 steps: fails);
-# - when file_sd grows a job from 8 to 30 targets, they spread over
-#   several steps, and none is scraped sooner than an interval after its
-#   last scrape while they move.
+# An interval with too few targets for five on each of 20 steps uses
+# fewer, counted over all its jobs:
+# - jobs of 8 and 1 targets every 2 s start together, on one step (on 20
+#   steps: fails);
+# - two jobs of 5 every 2.5 s use two steps between them (one step a
+#   job: fails);
+# - when file_sd grows a job every 1.5 s from 8 to 30 targets, they
+#   spread over several steps, and none is scraped sooner than an
+#   interval after its last scrape while they move.
 . "$TOP_SRCDIR/tests/e2e/lib.sh"
 
 N=60
@@ -24,13 +28,14 @@ i=0
 while [ "$i" -lt "$N" ]; do
 	pages="$pages gauge42,port=@a,path=/m$i"
 	[ "$i" -lt "$SMALL" ] && pages="$pages gauge42,port=@a,path=/s$i"
+	[ "$i" -lt 10 ] && pages="$pages gauge42,port=@a,path=/h$i"
 	[ "$i" -lt "$GROW" ] && pages="$pages gauge42,port=@a,path=/g$i"
 	i=$((i + 1))
 done
 # shellcheck disable=SC2086 # one argument per page
 start targets "$PY" "$HELPERS/fake_target.py" --port-file "$T/ports" \
     --log "$T/requests.jsonl" $pages
-wait_for 10 sh -c "[ \$(wc -l <'$T/ports') -ge $((N + SMALL + GROW)) ]" ||
+wait_for 10 sh -c "[ \$(wc -l <'$T/ports') -ge $((N + SMALL + GROW + 10)) ]" ||
     fail "targets did not start"
 PORT=$(sed -n 1p "$T/ports" | cut -d' ' -f1)
 
@@ -46,29 +51,35 @@ print(json.dumps([{"targets": ["127.0.0.1:" + port],
 }
 grow_file "$SMALL"
 
-# job NAME PATH COUNT: a static job of COUNT targets /PATH0, /PATH1, ...
+# job NAME INTERVAL PATH FIRST COUNT: a static job scraping /PATHFIRST
+# and on, COUNT targets.
 job() {
-	printf '  - job_name: %s\n    static_configs:\n' "$1"
-	i=0
-	while [ "$i" -lt "$3" ]; do
+	printf '  - job_name: %s\n    scrape_interval: %s\n' "$1" "$2"
+	printf '    static_configs:\n'
+	i=$4
+	while [ "$i" -lt $(($4 + $5)) ]; do
 		printf "      - targets: ['127.0.0.1:%s']\n" "$PORT"
-		printf '        labels: {__metrics_path__: /%s%s}\n' "$2" "$i"
+		printf '        labels: {__metrics_path__: /%s%s}\n' "$3" "$i"
 		i=$((i + 1))
 	done
 }
 
 # launch NAME REPLICA: a promlet scraping all targets, external label
 # replica=REPLICA; its web address in WEB_<NAME>. Replica a also has the
-# small and grow jobs.
+# jobs of other intervals.
 launch() {
 	{
 		printf 'global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n'
 		printf '  external_labels: {replica: %s}\n' "$2"
 		printf 'scrape_configs:\n'
-		job phases m "$N"
+		job phases 1s m 0 "$N"
 		if [ "$2" = a ]; then
-			job small s "$SMALL"
-			printf '  - job_name: grow\n    file_sd_configs:\n'
+			job small 2s s 0 "$SMALL"
+			job solo 2s m 0 1
+			job half1 2500ms h 0 5
+			job half2 2500ms h 5 5
+			printf '  - job_name: grow\n    scrape_interval: 1500ms\n'
+			printf '    file_sd_configs:\n'
 			printf '      - files: [%s]\n' "$T/grow.json"
 		fi
 	} >"$T/$1.yml"
@@ -79,21 +90,24 @@ launch() {
 	wait_for 10 http_ok "http://$_web/-/ready" || fail "promlet $1 not ready"
 }
 
-# steps NAME JOB COUNT MIN MAX: check the phases of one job of one
-# instance: COUNT targets on MIN to MAX steps of 50 ms. Writes "url step"
-# lines to $T/NAME.steps.
+# steps NAME JOBS IV COUNT MIN MAX: check the phases of some jobs
+# (comma-separated) of one instance, scraped every IV ms: COUNT targets
+# on MIN to MAX steps of IV/20 ms. Writes "url step" lines to
+# $T/NAME.steps.
 steps() {
 	eval "_web=\$WEB_$1"
 	# shellcheck disable=SC2154 # set by launch through eval
 	curl -fsS "http://$_web/api/v1/targets" >"$T/$1.json" ||
 	    fail "no /api/v1/targets from $1"
-	$PY - "$T/$1.json" "$2" "$3" "$4" "$5" >"$T/$1.steps" <<'EOF' ||
+	$PY - "$T/$1.json" "$2" "$3" "$4" "$5" "$6" >"$T/$1.steps" <<'EOF' ||
 import json, sys
 from datetime import datetime, timezone
 
-job, n, lo, hi = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+job = sys.argv[2].split(",")
+iv, n, lo, hi = (int(a) for a in sys.argv[3:7])
+step_ms = iv // 20
 ts = [t for t in json.load(open(sys.argv[1]))["data"]["activeTargets"]
-      if t["labels"]["job"] == job]
+      if t["labels"]["job"] in job]
 if len(ts) != n:
     sys.exit(f"{job}: {len(ts)} targets, want {n}")
 steps = {}
@@ -105,12 +119,12 @@ for t in ts:
     ms = int(when.replace(tzinfo=timezone.utc).timestamp() * 1000 + 0.5)
     # libevent's coarse clock (4 ms here) can fire a timer a little
     # early; a busy loop, later: from 5 ms before a step to 25 ms after.
-    phase = (ms + 5) % 1000
-    if phase % 50 > 30:
-        sys.exit(f"{t['scrapeUrl']} started {ms % 1000} ms into its "
-                 "second, not on a 50 ms step")
-    steps.setdefault(phase // 50, []).append(phase)
-    of[t["scrapeUrl"]] = phase // 50
+    phase = (ms + 5) % iv
+    if phase % step_ms > 30:
+        sys.exit(f"{t['scrapeUrl']} started {ms % iv} ms into its "
+                 f"interval, not on a {step_ms} ms step")
+    steps.setdefault(phase // step_ms, []).append(phase)
+    of[t["scrapeUrl"]] = phase // step_ms
 if not lo <= len(steps) <= hi:
     sys.exit(f"{job}: {len(steps)} steps used, want {lo} to {hi}")
 for step, phases in sorted(steps.items()):
@@ -121,7 +135,7 @@ for url, step in sorted(of.items()):
 print(f"{job}: {n} targets on {len(steps)} steps:",
       {k: len(v) for k, v in sorted(steps.items())}, file=sys.stderr)
 EOF
-	    fail "$1: scrape phases of job $2 wrong"
+	    fail "$1: scrape phases of $2 wrong"
 }
 
 # grown: job grow has all its targets.
@@ -132,24 +146,25 @@ grown() {
 
 launch a a
 launch b b
-# Three rounds, then every target has a last scrape.
+# Every target has a last scrape after one 2.5 s interval and a bit.
 sleep 3.5
-steps a small "$SMALL" 1 1
-steps a grow "$SMALL" 1 1
-steps b phases "$N" 2 20
-steps a phases "$N" 2 20
+steps a small,solo 2000 "$((SMALL + 1))" 1 1
+steps a half1,half2 2500 10 2 2
+steps a grow 1500 "$SMALL" 1 1
+steps b phases 1000 "$N" 2 20
+steps a phases 1000 "$N" 2 20
 cp "$T/a.steps" "$T/a1.steps"
 
 # 30 targets: five a step would fill six; the steps divide the interval
-# evenly, so five. Three more rounds, and every target has moved.
+# evenly, so five. Two more rounds, and every target has moved.
 grow_file "$GROW"
 wait_for 10 grown || fail "file_sd did not grow job grow to $GROW targets"
 sleep 3.5
-steps a grow "$GROW" 2 5
+steps a grow 1500 "$GROW" 2 5
 $PY - "$T/requests.jsonl" "$GROW" <<'EOF' || fail "a target was scraped too soon"
 import json, sys
 last = {}
-gaps = 0
+gaps = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
     p = r["path"]
@@ -157,14 +172,16 @@ for line in open(sys.argv[1]):
         continue
     if p in last:
         gap = r["t"] - last[p]
-        gaps += 1
+        gaps[p] = gaps.get(p, 0) + 1
         # The server reads its clock when a thread gets to the request:
         # allow 50 ms of that, not the half interval a move could cost.
-        if gap < 0.95:
+        if gap < 1.45:
             sys.exit(f"{p} scraped {gap * 1000:.0f} ms after its last scrape")
     last[p] = r["t"]
-if len(last) != int(sys.argv[2]) or gaps < 100:
-    sys.exit(f"{len(last)} grow targets and {gaps} gaps seen")
+# The first eight were scraped before, across and after the move.
+if len(last) != int(sys.argv[2]) or len(gaps) != len(last) or \
+        min(gaps.get(f"/g{i}", 0) for i in range(8)) < 3:
+    sys.exit(f"{len(last)} grow targets seen, gaps {gaps}")
 EOF
 
 kill "$PID_a"
@@ -172,7 +189,7 @@ wait "$PID_a" 2>/dev/null
 grow_file "$SMALL"
 launch a a
 sleep 3.5
-steps a phases "$N" 2 20
+steps a phases 1000 "$N" 2 20
 
 differ=$(paste "$T/a1.steps" "$T/b.steps" | awk '$2 != $4' | wc -l)
 [ "$differ" -ge $((N / 2)) ] ||
