@@ -862,20 +862,23 @@ scrape_target_schedule(struct scrape_target *t)
 }
 
 /*
- * The job's step count changed: put a running target on its new step,
- * at the first start there at or after the one planned, so that no
- * scrape comes sooner than an interval after the last.
+ * The step count changed: put a running target on its new step, at the
+ * first start there at or after the one planned, so that no scrape comes
+ * sooner than an interval after the last. A target not yet started (jobs
+ * applied one after another at start-up) takes the first after now, as a
+ * new one would, not a first scrape up to an interval late.
  */
 static void
 scrape_target_rephase(struct scrape_target *t, int64_t now)
 {
-	int64_t iv = t->pool->sc->scrape_interval_ms, next;
+	int64_t iv = t->pool->sc->scrape_interval_ms, next, from;
 	int64_t step = iv / SCRAPE_PHASES;
 
 	if (step == 0 || t->timer == NULL || t->next_ms == 0)
 		return;
-	next = t->next_ms - t->next_ms % iv + scrape_target_phase(t) * step;
-	if (next < t->next_ms)
+	from = t->start_ms == 0 ? now + 1 : t->next_ms;
+	next = from - from % iv + scrape_target_phase(t) * step;
+	if (next < from)
 		next += iv;
 	if (next == t->next_ms)
 		return;

@@ -85,6 +85,7 @@ launch() {
 	} >"$T/$1.yml"
 	_web=127.0.0.1:$(free_port)
 	eval "WEB_$1=$_web"
+	eval "T0_$1=$(date +%s.%N)"
 	start "$1" "$PROMLET" --config.file="$T/$1.yml" \
 	    --storage.agent.path="$T/wal-$1" --web.listen-address="$_web"
 	wait_for 10 http_ok "http://$_web/-/ready" || fail "promlet $1 not ready"
@@ -154,6 +155,26 @@ steps a grow 1500 "$SMALL" 1 1
 steps b phases 1000 "$N" 2 20
 steps a phases 1000 "$N" 2 20
 cp "$T/a.steps" "$T/a1.steps"
+# Jobs applied one after another move the earlier ones' targets to the
+# later count's steps before any was scraped: each target's first scrape
+# still comes within an interval of the start (and the time to start).
+# shellcheck disable=SC2154 # set by launch through eval
+$PY - "$T/requests.jsonl" "$T0_a" <<'EOF' || fail "a first scrape came late"
+import json, sys
+t0 = float(sys.argv[2])
+iv = {"/s": 2.0, "/h": 2.5, "/g": 1.5}
+first = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    p = r["path"]
+    if p[:2] in iv and p not in first:
+        first[p] = r["t"]
+if len(first) != 8 + 10 + 8:
+    sys.exit(f"first scrapes of {sorted(first)} only")
+for p, t in sorted(first.items()):
+    if t - t0 > iv[p[:2]] + 0.5:
+        sys.exit(f"{p}: first scrape {t - t0:.2f} s after the start")
+EOF
 
 # 30 targets: five a step would fill six; the steps divide the interval
 # evenly, so five. Two more rounds, and every target has moved.
