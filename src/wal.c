@@ -830,6 +830,7 @@ wal_rotate(struct wal *w)
 		    w->bg.nfinal + 1, sizeof *w->bg.final_fds);
 		w->bg.final_fds[w->bg.nfinal++] = w->bg.head_fd;
 		w->bg.head_fd = -1;
+		wal_bg_wake(&w->bg);
 	}
 	pthread_mutex_unlock(&w->bg.mu);
 	if (w->fd != -1)
@@ -860,6 +861,7 @@ wal_create_head(struct wal *w)
 	pthread_mutex_lock(&w->bg.mu);
 	w->bg.head_fd = dup(fd);
 	w->bg.dir_dirty = 1;
+	wal_bg_wake(&w->bg);
 	pthread_mutex_unlock(&w->bg.mu);
 	return 0;
 }
@@ -907,7 +909,7 @@ wal_commit(struct wal *w)
 	struct wal_pend *p;
 	uint64_t nsamples = 0;
 	size_t i, rec;
-	int err;
+	int err, idle;
 
 	if (w->npend == 0)
 		return 0;
@@ -972,7 +974,15 @@ wal_commit(struct wal *w)
 	w->npend = 0;
 	buf_reset(&w->praw);
 	w->sb_open = 0;
-	__atomic_store_n(&w->bg.head_dirty, 1, __ATOMIC_RELEASE);
+	/* The first write since a sync wakes a sleeping sync thread; after
+	 * the unlock, so it does not wake only to wait for the mutex. */
+	if (!__atomic_exchange_n(&w->bg.head_dirty, 1, __ATOMIC_ACQ_REL)) {
+		pthread_mutex_lock(&w->bg.mu);
+		idle = w->bg.idle;
+		pthread_mutex_unlock(&w->bg.mu);
+		if (idle)
+			pthread_cond_signal(&w->bg.cv);
+	}
 	if (w->st.failing) {
 		log_info("WAL writes recovered", "failed_attempts=%" PRIu64
 		    " dropped_samples=%" PRIu64, w->fail_count,
@@ -1188,8 +1198,10 @@ wal_cslot_update(struct wal *w, struct wal_cslot *slot,
 		slot->closing = 1;
 		w->bg.cursor_work = 1;
 		pthread_cond_signal(&w->bg.cv);
-	} else
+	} else {
 		w->bg.cursor_dirty = 1;
+		wal_bg_wake(&w->bg);
+	}
 	pthread_mutex_unlock(&w->bg.mu);
 }
 

@@ -267,6 +267,7 @@ struct wal_bg {
 	struct wal_cslot	*slots;
 	int			 cursor_work;	/* write now: a reader closes */
 	int			 cursor_dirty;	/* write at the next tick */
+	int			 idle;		/* asleep, nothing to sync */
 	struct wal_job		 job;
 	char			**unlinks;
 	size_t			 nunlinks;
@@ -354,6 +355,8 @@ char	*wal_cursor_path(const char *, const char *);
 
 int	 wal_bg_start(struct wal *, char **);
 void	 wal_bg_stop(struct wal *);
+/* With bg->mu held, after making work for the next tick. */
+void	 wal_bg_wake(struct wal_bg *);
 /* Build checkpoint job->to from job->ckpt and job->segs; 0 or -1. */
 int	 wal_ckpt_build(const char *, int, struct wal_job *);
 /* Persist one cursor file atomically; 0 or -1. */

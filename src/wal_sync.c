@@ -647,6 +647,30 @@ wal_bg_unlinks(struct wal_bg *bg)
 	pthread_mutex_lock(&bg->mu);
 }
 
+/* Something for the next tick: data or a directory to sync, a cursor. */
+static int
+wal_bg_pending(struct wal_bg *bg)
+{
+	return __atomic_load_n(&bg->head_dirty, __ATOMIC_ACQUIRE) ||
+	    bg->nfinal > 0 || bg->dir_dirty || bg->cursor_dirty;
+}
+
+void
+wal_bg_wake(struct wal_bg *bg)
+{
+	if (bg->idle)
+		pthread_cond_signal(&bg->cv);
+}
+
+/*
+ * A tick every sync interval while there is something to sync; none
+ * while there is not. An agent scraping a few targets writes a burst
+ * every few seconds, and waking each second for nothing cost it as much
+ * CPU as the sync itself. Woken by the first write after a quiet spell,
+ * the thread waits a whole interval before syncing: the rest of the
+ * burst lands in the same fdatasync, and nothing waits longer than an
+ * interval unsynced.
+ */
 static void *
 wal_bg_main(void *arg)
 {
@@ -658,11 +682,21 @@ wal_bg_main(void *arg)
 	pthread_mutex_lock(&bg->mu);
 	for (;;) {
 		while (!bg->stop && !bg->cursor_work && bg->nunlinks == 0 &&
-		    bg->job.state != WAL_JOB_RUN && wal_mono() < next) {
+		    bg->job.state != WAL_JOB_RUN) {
+			if (!wal_bg_pending(bg)) {
+				bg->idle = 1;
+				pthread_cond_wait(&bg->cv, &bg->mu);
+				bg->idle = 0;
+				next = wal_mono() +
+				    (double)bg->interval_ms / 1000;
+				continue;
+			}
+			if (wal_mono() >= next)
+				break;
 			wal_bg_deadline(&ts, next);
 			pthread_cond_timedwait(&bg->cv, &bg->mu, &ts);
 		}
-		if (bg->stop || wal_mono() >= next) {
+		if (bg->stop || (wal_bg_pending(bg) && wal_mono() >= next)) {
 			wal_bg_sync(bg);
 			next = wal_mono() + (double)bg->interval_ms / 1000;
 			if (bg->cursor_dirty)

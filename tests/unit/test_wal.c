@@ -1740,6 +1740,85 @@ test_sync_thread(void **state)
 	test_rmdir(dir);
 }
 
+/* Voluntary context switches of every thread but the main one. */
+static unsigned long
+test_bg_switches(void)
+{
+	char path[320], line[128];
+	unsigned long n = 0, v;
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+
+	assert_non_null(d = opendir("/proc/self/task"));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || atol(de->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/status",
+		    de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof line, f) != NULL)
+			if (sscanf(line, "voluntary_ctxt_switches: %lu",
+			    &v) == 1)
+				n += v;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+static uint64_t
+test_wait_fsyncs(struct wal *w, uint64_t more_than)
+{
+	struct wal_stats st;
+	int i;
+
+	for (i = 0; i < 400; i++) {
+		wal_stats(w, &st);
+		if (st.fsyncs > more_than)
+			return st.fsyncs;
+		usleep(5000);
+	}
+	fail_msg("no fsync after %" PRIu64, more_than);
+	return 0;
+}
+
+/*
+ * With nothing written the sync thread sleeps instead of ticking every
+ * interval, and the next write still reaches the disk within one.
+ */
+static void
+test_sync_idle(void **state)
+{
+	struct wal_options o = { .sync_interval_ms = 20 };
+	char *dir = test_tmpdir();
+	struct wal *w = test_open(dir, &o);
+	struct wal_stats st;
+	unsigned long before, after;
+	uint64_t n;
+
+	(void)state;
+	test_write(w, NULL, 10, 0, 2, "a", 1);
+	n = test_wait_fsyncs(w, 0);
+	usleep(100 * 1000);	/* the tick after the sync finds nothing */
+	wal_stats(w, &st);
+	n = st.fsyncs;
+	before = test_bg_switches();
+	usleep(500 * 1000);
+	after = test_bg_switches();
+	/* Ticking every 20 ms would be about 25. */
+	if (after - before > 3)
+		fail_msg("sync thread woke %lu times in 500 ms with nothing "
+		    "to sync", after - before);
+	wal_stats(w, &st);
+	assert_int_equal(st.fsyncs, n);
+	test_write(w, NULL, 10, 2, 2, "a", 0);
+	test_wait_fsyncs(w, n);
+	wal_close(w);
+	test_rmdir(dir);
+}
+
 /* Read up to nrec records (0: all) with max samples a call. */
 static void
 test_read_some(struct wal_reader *r, struct test_sink *s, struct buf *pos,
@@ -1939,6 +2018,7 @@ main(void)
 		cmocka_unit_test(test_lock_conflict),
 		cmocka_unit_test(test_damaged_files),
 		cmocka_unit_test(test_sync_thread),
+		cmocka_unit_test(test_sync_idle),
 		cmocka_unit_test(test_tee_matches_file),
 		cmocka_unit_test(test_undefined_refs),
 	};
