@@ -40,6 +40,11 @@
 #include "web.h"
 #include "xmalloc.h"
 
+/* Upkeep's pace (main_maintain). */
+#define MAIN_MAINTAIN_MS	1000
+#define MAIN_QUIET_TICK_S	10
+#define MAIN_GC_MS		60000
+
 struct main_flags {
 	const char	*config_file;
 	const char	*storage_path;
@@ -69,6 +74,7 @@ struct daemon {
 	struct web		*web;
 	struct config		*cfg;
 	struct event		*tick;
+	struct event		*maint;		/* main_maintain, now */
 	struct event		*sig_int;
 	struct event		*sig_term;
 	struct event		*sig_hup;
@@ -77,7 +83,8 @@ struct daemon {
 	int64_t			 stop_deadline;
 	int64_t			 stop_requested_ms;
 	int64_t			 started_ms;
-	uint64_t		 ticks;
+	int64_t			 maintained_ms;
+	int64_t			 gc_ms;
 	uint64_t		 reloads_ok;
 	uint64_t		 reloads_failed;
 	int			 last_reload_ok;
@@ -339,6 +346,10 @@ main_commit_cb(void *arg)
 
 	for (i = 0; i < d->nrw; i++)
 		remote_write_notify(d->rw[i]);
+	/* Upkeep in this wake-up, once the scrape code has returned. */
+	if (d->maint != NULL &&
+	    scrape_now_ms() - d->maintained_ms >= MAIN_MAINTAIN_MS)
+		event_active(d->maint, 0, 1);
 }
 
 /*
@@ -486,6 +497,36 @@ main_drop_cb(series_ref ref, void *arg)
 	wal_log_drop(d->wal, &ref, 1);
 }
 
+/*
+ * WAL upkeep (rotation, retention, applying a finished checkpoint) and
+ * the series GC run at most once a second: after a commit while scrapes
+ * come in, and from a tick every MAIN_QUIET_TICK_S while none do. A tick
+ * every second woke an agent with a few targets every 5 s five times a
+ * burst, four of them for nothing.
+ */
+static void
+main_maintain(struct daemon *d)
+{
+	int64_t now = scrape_now_ms();
+
+	if (d->stopping || now - d->maintained_ms < MAIN_MAINTAIN_MS)
+		return;
+	d->maintained_ms = now;
+	/* Unheld series are freed once a minute, after their stale marker. */
+	if (now - d->gc_ms >= MAIN_GC_MS) {
+		d->gc_ms = now;
+		series_gc(d->series, main_drop_cb, d);
+		wal_commit(d->wal);
+	}
+	wal_maintain(d->wal, now);
+}
+
+static void
+main_maint_cb(evutil_socket_t fd, short what, void *arg)
+{
+	main_maintain(arg);
+}
+
 static void
 main_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -493,7 +534,6 @@ main_tick_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t now = scrape_now_ms();
 	size_t i, busy = 0;
 
-	d->ticks++;
 	if (d->stopping) {
 		for (i = 0; i < d->nrw; i++)
 			if (!remote_write_flush(d->rw[i]))
@@ -507,12 +547,7 @@ main_tick_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
-	/* Unheld series are freed once a minute, after their stale marker. */
-	if (d->ticks % 60 == 0) {
-		series_gc(d->series, main_drop_cb, d);
-		wal_commit(d->wal);
-	}
-	wal_maintain(d->wal, now);
+	main_maintain(d);
 }
 
 static void
@@ -572,7 +607,7 @@ main_run(struct main_flags *fl)
 	struct daemon d;
 	struct wal_options wo;
 	struct web_handlers wh;
-	struct timeval tv = { 1, 0 };
+	struct timeval tv = { MAIN_QUIET_TICK_S, 0 };
 	char *cause = NULL;
 	size_t i;
 	int rc = 1;
@@ -637,6 +672,8 @@ main_run(struct main_flags *fl)
 	event_add(d.sig_hup, NULL);
 	d.tick = event_new(d.base, -1, EV_PERSIST, main_tick_cb, &d);
 	event_add(d.tick, &tv);
+	d.maint = event_new(d.base, -1, 0, main_maint_cb, &d);
+	d.maintained_ms = d.gc_ms = scrape_now_ms();
 
 	d.ready = 1;
 	sdnotify_ready();
@@ -656,6 +693,8 @@ out:
 		event_free(d.sig_hup);
 	if (d.tick != NULL)
 		event_free(d.tick);
+	if (d.maint != NULL)
+		event_free(d.maint);
 	web_free(d.web);
 	for (i = 0; i < d.nfsd; i++)
 		file_sd_free(d.fsd[i]);
