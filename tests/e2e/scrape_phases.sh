@@ -9,11 +9,11 @@
 # - a replica with other external labels puts most targets on other
 #   steps, as Prometheus's HA pairs do;
 # - a restart with the same config puts every target on the same step.
-# An interval with too few targets for five on each of 20 steps uses
+# An interval with too few targets for ten on each of 20 steps uses
 # fewer, counted over all its jobs:
 # - jobs of 8 and 1 targets every 2 s start together, on one step (on 20
 #   steps: fails);
-# - two jobs of 5 every 2.5 s use two steps between them (one step a
+# - two jobs of 10 every 2.5 s use two steps between them (one step a
 #   job: fails);
 # - when file_sd grows a job every 1.5 s from 8 to 30 targets, they
 #   spread over several steps, and none is scraped sooner than an
@@ -28,14 +28,14 @@ i=0
 while [ "$i" -lt "$N" ]; do
 	pages="$pages gauge42,port=@a,path=/m$i"
 	[ "$i" -lt "$SMALL" ] && pages="$pages gauge42,port=@a,path=/s$i"
-	[ "$i" -lt 10 ] && pages="$pages gauge42,port=@a,path=/h$i"
+	[ "$i" -lt 20 ] && pages="$pages gauge42,port=@a,path=/h$i"
 	[ "$i" -lt "$GROW" ] && pages="$pages gauge42,port=@a,path=/g$i"
 	i=$((i + 1))
 done
 # shellcheck disable=SC2086 # one argument per page
 start targets "$PY" "$HELPERS/fake_target.py" --port-file "$T/ports" \
     --log "$T/requests.jsonl" $pages
-wait_for 10 sh -c "[ \$(wc -l <'$T/ports') -ge $((N + SMALL + GROW + 10)) ]" ||
+wait_for 10 sh -c "[ \$(wc -l <'$T/ports') -ge $((N + SMALL + GROW + 20)) ]" ||
     fail "targets did not start"
 PORT=$(sed -n 1p "$T/ports" | cut -d' ' -f1)
 
@@ -76,8 +76,8 @@ launch() {
 		if [ "$2" = a ]; then
 			job small 2s s 0 "$SMALL"
 			job solo 2s m 0 1
-			job half1 2500ms h 0 5
-			job half2 2500ms h 5 5
+			job half1 2500ms h 0 10
+			job half2 2500ms h 10 10
 			printf '  - job_name: grow\n    scrape_interval: 1500ms\n'
 			printf '    file_sd_configs:\n'
 			printf '      - files: [%s]\n' "$T/grow.json"
@@ -150,7 +150,7 @@ launch b b
 # Every target has a last scrape after one 2.5 s interval and a bit.
 sleep 3.5
 steps a small,solo 2000 "$((SMALL + 1))" 1 1
-steps a half1,half2 2500 10 2 2
+steps a half1,half2 2500 20 2 2
 steps a grow 1500 "$SMALL" 1 1
 steps b phases 1000 "$N" 2 20
 steps a phases 1000 "$N" 2 20
@@ -169,19 +169,19 @@ for line in open(sys.argv[1]):
     p = r["path"]
     if p[:2] in iv and p not in first:
         first[p] = r["t"]
-if len(first) != 8 + 10 + 8:
+if len(first) != 8 + 20 + 8:
     sys.exit(f"first scrapes of {sorted(first)} only")
 for p, t in sorted(first.items()):
     if t - t0 > iv[p[:2]] + 0.5:
         sys.exit(f"{p}: first scrape {t - t0:.2f} s after the start")
 EOF
 
-# 30 targets: five a step would fill six; the steps divide the interval
-# evenly, so five. Two more rounds, and every target has moved.
+# 30 targets: ten a step would fill three; the steps divide the interval
+# evenly, so two. Two more rounds, and every target has moved.
 grow_file "$GROW"
 wait_for 10 grown || fail "file_sd did not grow job grow to $GROW targets"
 sleep 3.5
-steps a grow 1500 "$GROW" 2 5
+steps a grow 1500 "$GROW" 2 2
 $PY - "$T/requests.jsonl" "$GROW" <<'EOF' || fail "a target was scraped too soon"
 import json, sys
 last = {}

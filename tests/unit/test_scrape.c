@@ -8,7 +8,7 @@
 #include "scrape.h"
 
 #define PHASES	20	/* steps of an interval, as scrape.c has them */
-#define PER	5	/* targets a step should get */
+#define PER	10	/* targets a step should get */
 
 static int
 divides_phases(unsigned d)
@@ -26,11 +26,13 @@ test_new_job(void **state)
 	(void)state;
 	assert_int_equal(scrape_steps(0, 0), 1);
 	assert_int_equal(scrape_steps(1, 0), 1);
-	assert_int_equal(scrape_steps(9, 0), 1);
-	assert_int_equal(scrape_steps(10, 0), 2);
-	assert_int_equal(scrape_steps(30, 0), 5);
-	assert_int_equal(scrape_steps(60, 0), 10);
-	assert_int_equal(scrape_steps(100, 0), PHASES);
+	assert_int_equal(scrape_steps(19, 0), 1);
+	assert_int_equal(scrape_steps(20, 0), 2);
+	assert_int_equal(scrape_steps(30, 0), 2);
+	assert_int_equal(scrape_steps(40, 0), 4);
+	assert_int_equal(scrape_steps(60, 0), 5);
+	assert_int_equal(scrape_steps(100, 0), 10);
+	assert_int_equal(scrape_steps(200, 0), PHASES);
 	assert_int_equal(scrape_steps(100000, 0), PHASES);
 	for (n = 0; n < 300; n++) {
 		d = scrape_steps(n, 0);
@@ -64,9 +66,9 @@ test_running_job(void **state)
 				assert_int_equal(d, cur[i]);
 		}
 	}
-	assert_int_equal(scrape_steps(99, 20), 20);
-	assert_int_equal(scrape_steps(50, 20), 20);
-	assert_int_equal(scrape_steps(49, 20), 5);
+	assert_int_equal(scrape_steps(199, 20), 20);
+	assert_int_equal(scrape_steps(100, 20), 20);
+	assert_int_equal(scrape_steps(99, 20), 5);
 }
 
 /* A target coming and going at any size moves the others at most once. */
