@@ -88,6 +88,9 @@ TAILQ_HEAD(http_requests, http_request);
  * curl_easy_reset() keeps only caches (DNS, TLS sessions), never options.
  */
 #define HTTP_IDLE_MAX	64
+/* Response bodies kept for reuse (http_spare_put), and their bytes. */
+#define HTTP_SPARE_MAX		16
+#define HTTP_SPARE_BYTES	(4u << 20)
 
 /*
  * One recv of the native path reads this much at most. Shared by every
@@ -104,6 +107,9 @@ struct http_client {
 	CURL			*idle[HTTP_IDLE_MAX];
 	size_t			 nidle;
 	char			*scratch;
+	struct buf		 spare[HTTP_SPARE_MAX];	/* bodies to reuse */
+	size_t			 nspare;
+	size_t			 spare_bytes;
 };
 
 /* A pool's one native connection; fd -1 when there is none. */
@@ -254,6 +260,38 @@ http_curl_init(struct http_client *c)
 
 static void	http_native_free(struct http_request *);
 
+/*
+ * Response bodies are kept for the next requests, newest first. A page
+ * was allocated and freed every scrape, and with a few targets every few
+ * seconds the heap grew by their pages and shrank again each time: brk,
+ * page faults and zeroed pages were a tenth of promlet's CPU at 10
+ * targets. The bound keeps a burst of big pages from staying.
+ */
+static void
+http_spare_put(struct http_client *c, struct buf *b)
+{
+	if (b->cap == 0 || c->nspare == HTTP_SPARE_MAX ||
+	    c->spare_bytes + b->cap > HTTP_SPARE_BYTES) {
+		buf_free(b);
+		return;
+	}
+	buf_reset(b);
+	c->spare_bytes += b->cap;
+	c->spare[c->nspare++] = *b;
+	buf_init(b);
+}
+
+static void
+http_spare_get(struct http_client *c, struct buf *b)
+{
+	if (c->nspare == 0) {
+		buf_init(b);
+		return;
+	}
+	*b = c->spare[--c->nspare];
+	c->spare_bytes -= b->cap;
+}
+
 static void
 http_request_free(struct http_request *r)
 {
@@ -276,7 +314,7 @@ http_request_free(struct http_request *r)
 			curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->headers);
-	buf_free(&r->body);
+	http_spare_put(c, &r->body);
 	free(r);
 }
 
@@ -296,6 +334,8 @@ http_client_free(struct http_client *c)
 		curl_multi_cleanup(c->multi);
 	event_free(c->timer);
 	free(c->scratch);
+	while (c->nspare > 0)
+		buf_free(&c->spare[--c->nspare]);
 	free(c);
 }
 
@@ -573,7 +613,7 @@ http_request_start(struct http_client *c, const struct http_request_opts *o,
 	r->arg = arg;
 	r->max_body = o->max_body;
 	r->on_data = o->on_data;
-	buf_init(&r->body);
+	http_spare_get(c, &r->body);
 	TAILQ_INSERT_TAIL(&c->requests, r, entry);
 	c->active++;
 	if (http_native_start(r, o) == -1)

@@ -402,6 +402,35 @@ test_keep_alive(void **state)
 	rig_close(&r);
 }
 
+/* Bodies are reused across requests: each one holds its own bytes only. */
+static void
+test_bodies_reused(void **state)
+{
+	struct buf page = BUF_INIT;
+	struct rig r;
+	size_t i;
+
+	for (i = 0; i < 500; i++)
+		buf_printf(&page, "m{i=\"%zu\"} %zu\n", i, i * 3);
+	rig_open(&r);
+	for (i = 0; i < 3; i++) {
+		set_mode(M_GZIP_DRIP);
+		fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, NULL);
+		assert_int_equal(r.g.body.len, page.len);
+		assert_memory_equal(r.g.body.data, page.data, page.len);
+		set_mode(M_KEEP);
+		fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, NULL);
+		assert_int_equal(r.g.body.len, 5);
+		assert_memory_equal(r.g.body.data, "up 1\n", 5);
+		set_mode(M_BIG);
+		fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, NULL);
+		assert_int_equal(r.g.body.len, 100);
+		assert_memory_equal(r.g.body.data + 95, "00007", 5);
+	}
+	rig_close(&r);
+	buf_free(&page);
+}
+
 static void
 test_server_closed_kept_connection(void **state)
 {
@@ -669,6 +698,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keep_alive),
+		cmocka_unit_test(test_bodies_reused),
 		cmocka_unit_test(test_server_closed_kept_connection),
 		cmocka_unit_test(test_gzip_chunked_in_pieces),
 		cmocka_unit_test(test_timeout_then_recover),
