@@ -78,7 +78,8 @@ size_t		 scrape_manager_target_count(struct scrape_manager *);
 /*
  * How many evenly spaced steps of an interval its scrapes start on, out
  * of 20, when all jobs of that interval have ntargets between them: each
- * step gets at least five targets, so that few targets share wake-ups.
+ * step gets at least ten targets (one step below twenty), so that the
+ * targets of a small interval share wake-ups.
  * cur is the number in use now (0 if none): it shrinks only once half
  * the targets cur needs are gone.
  */
