@@ -78,16 +78,25 @@ srv_write(int fd, const void *p, size_t n)
 	}
 }
 
+/* The page M_GZIP_DRIP serves, before compression. */
+static void
+drip_page(struct buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < 500; i++)
+		buf_printf(b, "m{i=\"%zu\"} %zu\n", i, i * 3);
+}
+
 static void
 srv_gzip_drip(int fd)
 {
 	struct buf page = BUF_INIT, gz = BUF_INIT, chunk = BUF_INIT;
 	unsigned char tmp[65536];
 	z_stream z;
-	size_t i, off, n;
+	size_t off, n;
 
-	for (i = 0; i < 500; i++)
-		buf_printf(&page, "m{i=\"%zu\"} %zu\n", i, i * 3);
+	drip_page(&page);
 	memset(&z, 0, sizeof z);
 	deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8,
 	    Z_DEFAULT_STRATEGY);
@@ -408,10 +417,9 @@ test_bodies_reused(void **state)
 {
 	struct buf page = BUF_INIT;
 	struct rig r;
-	size_t i;
+	int i;
 
-	for (i = 0; i < 500; i++)
-		buf_printf(&page, "m{i=\"%zu\"} %zu\n", i, i * 3);
+	drip_page(&page);
 	rig_open(&r);
 	for (i = 0; i < 3; i++) {
 		set_mode(M_GZIP_DRIP);
@@ -453,10 +461,8 @@ test_gzip_chunked_in_pieces(void **state)
 {
 	struct buf want = BUF_INIT;
 	struct rig r;
-	size_t i;
 
-	for (i = 0; i < 500; i++)
-		buf_printf(&want, "m{i=\"%zu\"} %zu\n", i, i * 3);
+	drip_page(&want);
 	set_mode(M_GZIP_DRIP);
 	rig_open(&r);
 	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 5000, 0, NULL);
