@@ -24,8 +24,9 @@ PKGS_PACKAGING="dpkg-dev debhelper fakeroot rpm lintian rpmlint systemd man-db
  adduser util-linux file"
 [ "${1:-}" = packaging ] && PKGS="$PKGS $PKGS_PACKAGING"
 # `sh .ci/deps.sh bench`: make bench (bench/run) runs VictoriaMetrics as the
-# receiver and vmagent as a peer; -p profiles with perf.
-PKGS_BENCH="victoria-metrics linux-perf"
+# receiver and vmagent as a peer, and reads its answers with jq; -p profiles
+# with perf, -C counts instructions with valgrind.
+PKGS_BENCH="victoria-metrics linux-perf jq valgrind"
 [ "${1:-}" = bench ] && PKGS="$PKGS $PKGS_BENCH"
 missing=""
 for p in $PKGS; do
