@@ -1115,6 +1115,48 @@ scrape_restep(struct scrape_manager *sm, int64_t iv, int64_t now)
 	}
 }
 
+/*
+ * A sync's index of target identities: the running target of each, and
+ * whether the sources have listed it yet. Walking the pool for each
+ * listed target was quadratic, 10^8 comparisons on the loop for 10,000
+ * file_sd targets at every change of a file.
+ */
+struct scrape_ident {
+	uint64_t		 hash;
+	struct scrape_target	*old;		/* running, or NULL */
+	int			 used;
+	int			 listed;
+};
+
+struct scrape_idents {
+	struct scrape_ident	*v;
+	size_t			 mask;
+};
+
+static void
+scrape_idents_init(struct scrape_idents *ids, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	ids->v = xcalloc(cap, sizeof *ids->v);
+	ids->mask = cap - 1;
+}
+
+/* The entry of an identity, made if new. Never full: twice the size. */
+static struct scrape_ident *
+scrape_idents_get(struct scrape_idents *ids, uint64_t hash)
+{
+	size_t i = (size_t)hash & ids->mask;
+
+	while (ids->v[i].used && ids->v[i].hash != hash)
+		i = (i + 1) & ids->mask;
+	ids->v[i].used = 1;
+	ids->v[i].hash = hash;
+	return &ids->v[i];
+}
+
 /* Rebuild a pool's targets from its sources, keeping unchanged ones. */
 static void
 scrape_pool_sync(struct scrape_pool *pool)
@@ -1123,12 +1165,23 @@ scrape_pool_sync(struct scrape_pool *pool)
 	struct scrape_targets fresh;
 	struct scrape_target *t, *old, *next;
 	struct scrape_source *s;
+	struct scrape_idents ids;
+	struct scrape_ident *id;
 	int64_t now = scrape_now_ms();
-	size_t i, k, started = 0;
+	size_t i, k, n = 0, started = 0;
 
 	TAILQ_INIT(&fresh);
-	TAILQ_FOREACH(old, &pool->targets, entry)
+	TAILQ_FOREACH(old, &pool->targets, entry) {
 		old->keep = 0;
+		n++;
+	}
+	TAILQ_FOREACH(s, &pool->sources, entry) {
+		for (i = 0; i < s->ngroups; i++)
+			n += s->groups[i].ntargets;
+	}
+	scrape_idents_init(&ids, n);
+	TAILQ_FOREACH(old, &pool->targets, entry)
+		scrape_idents_get(&ids, old->hash)->old = old;
 	TAILQ_FOREACH(s, &pool->sources, entry) {
 		for (i = 0; i < s->ngroups; i++) {
 			for (k = 0; k < s->groups[i].ntargets; k++) {
@@ -1136,19 +1189,18 @@ scrape_pool_sync(struct scrape_pool *pool)
 				    s->groups[i].targets[k]);
 				if (t == NULL)
 					continue;
-				/* Same identity as a running target: keep it. */
-				TAILQ_FOREACH(old, &pool->targets, entry) {
-					if (!old->keep && old->hash == t->hash)
-						break;
-				}
-				TAILQ_FOREACH(next, &fresh, entry) {
-					if (next->hash == t->hash)
-						break;
-				}
-				if (next != NULL) {	/* duplicate target */
+				/*
+				 * Listed before with the same labels, and kept
+				 * or started then: one target, not two.
+				 */
+				id = scrape_idents_get(&ids, t->hash);
+				if (id->listed) {
 					scrape_target_free(t);
 					continue;
 				}
+				id->listed = 1;
+				/* Same identity as a running target: keep it. */
+				old = id->old;
 				if (old != NULL) {
 					/* Keep the running target but take the
 					 * fresh discovered labels (meta labels
@@ -1171,6 +1223,7 @@ scrape_pool_sync(struct scrape_pool *pool)
 			}
 		}
 	}
+	free(ids.v);
 	TAILQ_FOREACH_SAFE(old, &pool->targets, entry, next) {
 		if (old->keep)
 			continue;

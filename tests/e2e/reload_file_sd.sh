@@ -50,7 +50,11 @@ import json, sys
 d = json.load(sys.stdin)["data"]["activeTargets"]
 print(" ".join(sorted(t["scrapePool"] + "/" + t["labels"]["instance"] for t in d)))'
 }
-has_targets() { [ "$(targets)" = "$1" ]; }
+# has_targets "JOB/INSTANCE ...": exactly these, in any order.
+has_targets() {
+	# shellcheck disable=SC2086 # one word per target
+	[ "$(targets)" = "$(printf '%s\n' $1 | LC_ALL=C sort | paste -sd' ')" ]
+}
 
 # file_sd: add, then swap the target (inotify, not the 10m refresh).
 printf '[{"targets": ["%s"], "labels": {"team": "a"}}]\n' "$B" >"$T/sd/x.json"
@@ -61,6 +65,19 @@ printf '[{"targets": ["%s"]}]\n' "$C" >"$T/sd/x.json.tmp"
 mv "$T/sd/x.json.tmp" "$T/sd/x.json"
 wait_for 5 has_targets "files/$C static/$A" ||
     fail "file_sd change not picked up: $(targets)"
+
+# A target listed twice with the same labels is one target, also when
+# it is already running (the second entry must not start another).
+# B comes with it, to tell when the file has been read.
+printf '[{"targets": ["%s", "%s"]}, {"targets": ["%s", "%s"]}]\n' \
+    "$C" "$C" "$B" "$C" >"$T/sd/x.json.tmp"
+mv "$T/sd/x.json.tmp" "$T/sd/x.json"
+wait_for 5 has_targets "files/$B files/$C static/$A" ||
+    fail "a target listed twice is not one target: $(targets)"
+printf '[{"targets": ["%s"]}]\n' "$C" >"$T/sd/x.json.tmp"
+mv "$T/sd/x.json.tmp" "$T/sd/x.json"
+wait_for 5 has_targets "files/$C static/$A" ||
+    fail "file_sd target $B not removed: $(targets)"
 
 # A bad file keeps the previous targets.
 echo '[{"targets": [' >"$T/sd/x.json"
