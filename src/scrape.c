@@ -108,8 +108,7 @@ struct scrape_slot {
 	int64_t				 iv;
 	int64_t				 off;		/* next_ms % iv */
 	struct event			*timer;
-	int64_t				 due;		/* timer set for */
-	int				 armed;
+	int64_t				 due;		/* while the timer is pending */
 	struct scrape_targets		 targets;	/* by slot_entry */
 	TAILQ_ENTRY(scrape_slot)	 entry;
 };
@@ -220,7 +219,6 @@ scrape_slot_arm(struct scrape_slot *s, int64_t when, int64_t now)
 	tv.tv_usec = (wait % 1000) * 1000;
 	evtimer_add(s->timer, &tv);
 	s->due = when;
-	s->armed = 1;
 }
 
 static void
@@ -810,14 +808,15 @@ scrape_slot_cb(evutil_socket_t fd, short what, void *arg)
 	struct scrape_target *t, *next;
 	int64_t due = s->due, first = INT64_MAX;
 
-	s->armed = 0;
+	/* The timer fired, so it is no longer pending until a start sets it. */
 	TAILQ_FOREACH_SAFE(t, &s->targets, slot_entry, next) {
 		if (t->next_ms <= due)
 			scrape_target_fire(t);
 		if (t->next_ms < first)
 			first = t->next_ms;
 	}
-	if (first != INT64_MAX && (!s->armed || first < s->due))
+	if (first != INT64_MAX &&
+	    (!evtimer_pending(s->timer, NULL) || first < s->due))
 		scrape_slot_arm(s, first, scrape_now_ms());
 }
 
@@ -908,7 +907,7 @@ scrape_target_arm(struct scrape_target *t, int64_t now)
 		TAILQ_INSERT_TAIL(&s->targets, t, slot_entry);
 		t->slot = s;
 	}
-	if (!s->armed || t->next_ms < s->due)
+	if (!evtimer_pending(s->timer, NULL) || t->next_ms < s->due)
 		scrape_slot_arm(s, t->next_ms, now);
 }
 
