@@ -281,15 +281,28 @@ http_spare_put(struct http_client *c, struct buf *b)
 	buf_init(b);
 }
 
+/*
+ * A request takes its body when the first bytes of its response come,
+ * not when it starts. A step's scrapes start together, but their pages
+ * are mostly read and parsed one after another, so they then pass the
+ * same buffer on, still in the cache, instead of each writing its own
+ * one that idle since the last burst has left cold.
+ */
 static void
-http_spare_get(struct http_client *c, struct buf *b)
+http_body_take(struct http_request *r)
 {
-	if (c->nspare == 0) {
-		buf_init(b);
+	struct http_client *c = r->client;
+	struct buf *b = &r->body;
+
+	if (b->cap != 0)
 		return;
+	if (c->nspare > 0) {
+		*b = c->spare[--c->nspare];
+		c->spare_bytes -= b->cap;
 	}
-	*b = c->spare[--c->nspare];
-	c->spare_bytes -= b->cap;
+	/* Room for a page as big as the last: no growing copies. */
+	if (r->pool != NULL && r->pool->last_len != 0)
+		buf_reserve(b, r->pool->last_len + r->pool->last_len / 8);
 }
 
 static void
@@ -362,6 +375,7 @@ http_write_cb(char *data, size_t size, size_t n, void *arg)
 		r->too_large = 1;
 		return 0;
 	}
+	http_body_take(r);
 	buf_append(&r->body, data, len);
 	return len;
 }
@@ -613,7 +627,6 @@ http_request_start(struct http_client *c, const struct http_request_opts *o,
 	r->arg = arg;
 	r->max_body = o->max_body;
 	r->on_data = o->on_data;
-	http_spare_get(c, &r->body);
 	TAILQ_INSERT_TAIL(&c->requests, r, entry);
 	c->active++;
 	if (http_native_start(r, o) == -1)
@@ -927,6 +940,7 @@ http_conn_read_cb(evutil_socket_t fd, short what, void *arg)
 				http_native_fail(r, "%s", n->h1.error);
 			return;
 		}
+		http_body_take(r);
 		ret = http1_response_feed(&n->h1, scratch, (size_t)k, &used);
 		if (ret == HTTP1_ERROR) {
 			http_native_fail(r, "%s", n->h1.error);
@@ -1095,10 +1109,6 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 	n->body_off = n->out.len;
 	if (post && o->body_len != 0)
 		buf_append(&n->out, o->body, o->body_len);
-	/* Room for a page as big as the last: no growing copies. */
-	if (p->last_len != 0)
-		buf_reserve(&r->body, p->last_len + p->last_len / 8);
-
 	n->timer = evtimer_new(r->client->base, http_native_timer_cb, r);
 	if (o->timeout_ms > 0) {
 		struct timeval tv = { (time_t)(o->timeout_ms / 1000),

@@ -320,6 +320,7 @@ struct got {
 	char		 ctype[64];
 	char		 retry_after[64];
 	struct buf	 body;
+	const char	*body_at;	/* where the client kept it */
 	struct event_base *base;
 };
 
@@ -340,12 +341,13 @@ got_cb(const struct http_response *resp, void *arg)
 	    resp->retry_after != NULL ? resp->retry_after : "");
 	buf_reset(&g->body);
 	buf_append(&g->body, resp->body->data, resp->body->len);
+	g->body_at = resp->body->data;
 	event_base_loopbreak(g->base);
 }
 
 static void
-fetch(struct http_client *c, struct http_pool *p, struct got *g, int port,
-    const char *path, int64_t timeout_ms, uint64_t max_body,
+fetch_start(struct http_client *c, struct http_pool *p, struct got *g,
+    int port, const char *path, int64_t timeout_ms, uint64_t max_body,
     const struct config_http *h)
 {
 	static const char *hdrs[] = { "Accept: text/plain",
@@ -366,6 +368,14 @@ fetch(struct http_client *c, struct http_pool *p, struct got *g, int port,
 	assert_non_null(http_request_start(c, &o, got_cb, g));
 	/* Never from the caller's stack, even for an immediate failure. */
 	assert_int_equal(g->done, 0);
+}
+
+static void
+fetch(struct http_client *c, struct http_pool *p, struct got *g, int port,
+    const char *path, int64_t timeout_ms, uint64_t max_body,
+    const struct config_http *h)
+{
+	fetch_start(c, p, g, port, path, timeout_ms, max_body, h);
 	event_base_dispatch(g->base);
 	assert_int_equal(g->done, 1);
 }
@@ -453,6 +463,41 @@ test_bodies_reused(void **state)
 	}
 	rig_close(&r);
 	buf_free(&page);
+}
+
+/*
+ * Two targets scraped at once whose pages come one after the other
+ * share one body buffer: the second takes it when its first bytes come,
+ * after the first page was handed over, so it is still in the cache.
+ * The server serves one connection at a time: B's answer waits until
+ * A's connection is closed.
+ */
+static void
+test_body_taken_when_bytes_come(void **state)
+{
+	struct rig r;
+	struct http_pool *b = http_pool_new();
+	struct got gb;
+
+	set_mode(M_KEEP);
+	rig_open(&r);
+	memset(&gb, 0, sizeof gb);
+	gb.base = r.base;
+	fetch_start(r.c, r.p, &r.g, srv.port, "/a", 2000, 0, NULL);
+	fetch_start(r.c, b, &gb, srv.port, "/b", 2000, 0, NULL);
+	event_base_dispatch(r.base);
+	assert_int_equal(r.g.done, 1);
+	assert_int_equal(gb.done, 0);
+	http_pool_free(r.p);	/* lets the server go on to B */
+	r.p = b;
+	event_base_dispatch(r.base);
+	assert_int_equal(gb.done, 1);
+	assert_int_equal(gb.failed, 0);
+	assert_memory_equal(gb.body.data, "up 1\n", 5);
+	assert_non_null(r.g.body_at);
+	assert_ptr_equal(gb.body_at, r.g.body_at);
+	buf_free(&gb.body);
+	rig_close(&r);
 }
 
 static void
@@ -721,6 +766,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_bodies_reused),
+		cmocka_unit_test(test_body_taken_when_bytes_come),
 		cmocka_unit_test(test_server_closed_kept_connection),
 		cmocka_unit_test(test_gzip_chunked_in_pieces),
 		cmocka_unit_test(test_timeout_then_recover),
