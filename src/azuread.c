@@ -23,6 +23,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "loop.h"
 #include "xmalloc.h"
 
 #define AZUREAD_TIMEOUT_MS	20000
@@ -111,18 +112,6 @@ azuread_managed(const struct azuread *az)
 }
 
 static void
-azuread_schedule(struct azuread *az, int64_t ms)
-{
-	struct timeval tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	evtimer_add(az->timer, &tv);
-}
-
-static void
 azuread_drop_token(struct azuread *az)
 {
 	azuread_secret_free(az->authorization);
@@ -190,7 +179,7 @@ azuread_fail(struct azuread *az, long status, int64_t retry_after_ms,
 	    (long long)delay, az->authorization != NULL &&
 	    now < az->usable_ms ? "yes" : "no");
 	az->backing_off = 1;
-	azuread_schedule(az, delay);
+	loop_timer_add_ms(az->timer, delay);
 }
 
 static void
@@ -216,7 +205,7 @@ azuread_succeed(struct azuread *az, struct azuread_token *t, int64_t now)
 		    (long long)((t->expires_ms - now) / 1000),
 		    (long long)((az->refresh_ms - now) / 1000));
 	}
-	azuread_schedule(az, az->refresh_ms - now);
+	loop_timer_add_ms(az->timer, az->refresh_ms - now);
 	event_active(az->ready_ev, 0, 0);
 }
 
@@ -633,7 +622,7 @@ azuread_create(struct event_base *base, struct http_client *http,
 	    "cloud=%s client_id=%s", az->name,
 	    azuread_source_names[az->source], cloud->name,
 	    az->client_id != NULL ? az->client_id : "system-assigned");
-	azuread_schedule(az, 0);
+	loop_timer_add_ms(az->timer, 0);
 	return az;
 
 fail:
@@ -685,7 +674,7 @@ azuread_authorization(struct azuread *az)
 	/* Unless a failure asked us to wait, fetch now (also covers a
 	 * wall clock that jumped past the refresh time). */
 	if (az->req == NULL && !az->backing_off)
-		azuread_schedule(az, 0);
+		loop_timer_add_ms(az->timer, 0);
 	return NULL;
 }
 
@@ -707,7 +696,7 @@ azuread_invalidate(struct azuread *az)
 	    azuread_source_names[az->source]);
 	azuread_drop_token(az);
 	if (az->req == NULL && !az->backing_off)
-		azuread_schedule(az, 0);
+		loop_timer_add_ms(az->timer, 0);
 }
 
 void

@@ -21,6 +21,7 @@
 #include "file_sd.h"
 #include "labels.h"
 #include "log.h"
+#include "loop.h"
 #include "scrape.h"
 #include "xmalloc.h"
 #include "yaml.h"
@@ -425,7 +426,6 @@ file_sd_create(struct event_base *base, struct scrape_manager *sm,
     const char *job, const struct config_file_sd *cfg, size_t n)
 {
 	struct file_sd *fs;
-	struct timeval tv;
 	int64_t refresh = 0;
 	size_t i, j;
 
@@ -465,10 +465,8 @@ file_sd_create(struct event_base *base, struct scrape_manager *sm,
 	}
 	if (refresh <= 0)
 		refresh = 5 * 60 * 1000;
-	tv.tv_sec = refresh / 1000;
-	tv.tv_usec = (refresh % 1000) * 1000;
 	fs->timer = event_new(base, -1, EV_PERSIST, file_sd_refresh_cb, fs);
-	event_add(fs->timer, &tv);
+	loop_timer_add_ms(fs->timer, refresh);
 	file_sd_refresh(fs);
 	return fs;
 }

@@ -39,6 +39,7 @@
 #include "http.h"
 #include "http1.h"
 #include "log.h"
+#include "loop.h"
 #include "xmalloc.h"
 
 /* The native path's part of a request. */
@@ -176,15 +177,12 @@ static int
 http_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 {
 	struct http_client *c = arg;
-	struct timeval tv;
 
 	if (timeout_ms < 0) {
 		evtimer_del(c->timer);
 		return 0;
 	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	evtimer_add(c->timer, &tv);
+	loop_timer_add_ms(c->timer, timeout_ms);
 	return 0;
 }
 
@@ -1110,11 +1108,8 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 	if (post && o->body_len != 0)
 		buf_append(&n->out, o->body, o->body_len);
 	n->timer = evtimer_new(r->client->base, http_native_timer_cb, r);
-	if (o->timeout_ms > 0) {
-		struct timeval tv = { (time_t)(o->timeout_ms / 1000),
-		    (suseconds_t)(o->timeout_ms % 1000 * 1000) };
-		evtimer_add(n->timer, &tv);
-	}
+	if (o->timeout_ms > 0)
+		loop_timer_add_ms(n->timer, o->timeout_ms);
 	if (conn->fd != -1 && (conn->req != NULL || conn->connecting ||
 	    conn->addrlen != sl || memcmp(&conn->addr, &ss, sl) != 0))
 		http_conn_close(conn);

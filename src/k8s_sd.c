@@ -30,6 +30,7 @@
 #include "k8s_sd.h"
 #include "labels.h"
 #include "log.h"
+#include "loop.h"
 #include "scrape.h"
 #include "xmalloc.h"
 
@@ -126,16 +127,6 @@ k8s_sd_jitter(int64_t ms)
 	}
 	state = state * 6364136223846793005ULL + 1442695040888963407ULL;
 	return ms * 3 / 4 + (int64_t)((state >> 33) % ((uint64_t)ms / 2 + 1));
-}
-
-static void
-k8s_sd_timer_add(struct event *ev, int64_t ms)
-{
-	struct timeval tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
 }
 
 /* The Status message an API error carries, or the transport error. */
@@ -239,9 +230,9 @@ k8s_sd_dirty(struct k8s_sd_disc *d, int now)
 {
 	if (now) {
 		event_del(d->flush);
-		k8s_sd_timer_add(d->flush, 0);
+		loop_timer_add_ms(d->flush, 0);
 	} else if (!evtimer_pending(d->flush, NULL))
-		k8s_sd_timer_add(d->flush, K8S_SD_FLUSH_MS);
+		loop_timer_add_ms(d->flush, K8S_SD_FLUSH_MS);
 }
 
 /* ---- list and watch ---------------------------------------------------- */
@@ -285,7 +276,7 @@ k8s_sd_watch_retry(struct k8s_sd_watch *w)
 	w->backoff_ms *= 2;
 	if (w->backoff_ms > K8S_SD_BACKOFF_MAX_MS)
 		w->backoff_ms = K8S_SD_BACKOFF_MAX_MS;
-	k8s_sd_timer_add(w->timer, delay);
+	loop_timer_add_ms(w->timer, delay);
 }
 
 static void

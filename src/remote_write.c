@@ -28,6 +28,7 @@
 #include "http.h"
 #include "labels.h"
 #include "log.h"
+#include "loop.h"
 #include "relabel.h"
 #include "remote_write.h"
 #include "rw_encode.h"
@@ -193,18 +194,6 @@ rw_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-rw_timer_set(struct event *ev, int64_t ms)
-{
-	struct timeval tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
 }
 
 /* ------------------------------------------------------------------ */
@@ -617,7 +606,7 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 	}
 	rw->failing = 1;
 	sh->backing_off = 1;
-	rw_timer_set(sh->timer, delay);
+	loop_timer_add_ms(sh->timer, delay);
 }
 
 static void
@@ -728,7 +717,7 @@ rw_shard_kick(struct rw_shard *sh)
 	due = b->created_ms + rw->rwc->queue.batch_send_deadline_ms;
 	if (!b->sealed && !rw->flushing && rw->want_shards == rw->nshards &&
 	    rw_now_ms() < due) {
-		rw_timer_set(sh->timer, due - rw_now_ms());
+		loop_timer_add_ms(sh->timer, due - rw_now_ms());
 		return;
 	}
 	rw_batch_seal(sh, b);
@@ -1010,7 +999,7 @@ remote_write_create(struct event_base *base, struct http_client *http,
 	    (size_t)rwc->queue.min_shards : 1);
 	rw->read_ev = event_new(base, -1, 0, rw_read_cb, rw);
 	rw->reshard_ev = event_new(base, -1, EV_PERSIST, rw_reshard_cb, rw);
-	rw_timer_set(rw->reshard_ev, RW_RESHARD_PERIOD_MS);
+	loop_timer_add_ms(rw->reshard_ev, RW_RESHARD_PERIOD_MS);
 	if ((rw->reader = wal_reader_open(wal, rw->name, cause)) == NULL)
 		goto fail;
 	remote_write_notify(rw);

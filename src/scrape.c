@@ -28,6 +28,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "loop.h"
 #include "relabel.h"
 #include "scrape.h"
 #include "scrape_cache.h"
@@ -212,12 +213,7 @@ scrape_slot_leave(struct scrape_target *t)
 static void
 scrape_slot_arm(struct scrape_slot *s, int64_t when, int64_t now)
 {
-	int64_t wait = when > now ? when - now : 0;
-	struct timeval tv;
-
-	tv.tv_sec = wait / 1000;
-	tv.tv_usec = (wait % 1000) * 1000;
-	evtimer_add(s->timer, &tv);
+	loop_timer_add_ms(s->timer, when - now);
 	s->due = when;
 }
 
