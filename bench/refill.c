@@ -13,6 +13,7 @@
  * The ways take turns within a round, so the host treats them alike.
  * It prints the median, lowest and highest of -r rounds (the first
  * round is not counted).
+ *
  * Where the kernel hands free memory back to a hypervisor (free page
  * reporting), fresh memory after a long sleep costs a fault in the host
  * as well as in the guest; the -g values on either side of that delay
