@@ -85,7 +85,5 @@ size_t		 scrape_manager_target_count(struct scrape_manager *);
  */
 unsigned	 scrape_steps(size_t ntargets, unsigned cur);
 
-/* Current wall-clock time in milliseconds. */
-int64_t		 scrape_now_ms(void);
 
 #endif

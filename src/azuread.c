@@ -95,15 +95,6 @@ struct azuread {
 static void	azuread_fetch(struct azuread *);
 static void	azuread_done_cb(const struct http_response *, void *);
 
-static int64_t
-azuread_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 azuread_managed(const struct azuread *az)
 {
@@ -160,7 +151,7 @@ azuread_fail(struct azuread *az, long status, int64_t retry_after_ms,
     const char *msg)
 {
 	char *clean, *tmp;
-	int64_t delay, now = azuread_now_ms();
+	int64_t delay, now = loop_now_ms();
 
 	clean = azuread_scrub(msg, az->req_secret);
 	tmp = azuread_scrub(clean, az->client_secret);
@@ -268,7 +259,7 @@ azuread_done_cb(const struct http_response *resp, void *arg)
 	char *cause = NULL, *msg;
 	const char *body = resp->body != NULL ? resp->body->data : NULL;
 	size_t len = resp->body != NULL ? resp->body->len : 0;
-	int64_t now = azuread_now_ms();
+	int64_t now = loop_now_ms();
 	int answered = az->arc_answer;
 
 	az->req = NULL;
@@ -402,7 +393,7 @@ azuread_build_form(struct azuread *az, struct buf *body, char **cause)
 		if ((cert = azuread_load_cert(az, cause)) == NULL)
 			return -1;
 		assertion = azuread_jwt_assertion(cert, az->client_id, az->url,
-		    azuread_now_ms() / 1000, az->x5c, cause);
+		    loop_now_ms() / 1000, az->x5c, cause);
 		azuread_cert_free(cert);
 		if (assertion == NULL)
 			return -1;
@@ -662,7 +653,7 @@ azuread_free(struct azuread *az)
 const char *
 azuread_authorization(struct azuread *az)
 {
-	int64_t now = azuread_now_ms();
+	int64_t now = loop_now_ms();
 
 	if (az->authorization != NULL) {
 		if (now < az->usable_ms)
@@ -681,7 +672,7 @@ azuread_authorization(struct azuread *az)
 void
 azuread_invalidate(struct azuread *az)
 {
-	int64_t now = azuread_now_ms();
+	int64_t now = loop_now_ms();
 
 	if (az->authorization == NULL)
 		return;
@@ -702,7 +693,7 @@ azuread_invalidate(struct azuread *az)
 void
 azuread_forbidden(struct azuread *az)
 {
-	int64_t now = azuread_now_ms();
+	int64_t now = loop_now_ms();
 
 	az->n_forbidden++;
 	if (az->forbidden_logged_ms != 0 &&
@@ -779,7 +770,7 @@ static void
 azuread_metric(struct buf *b, const struct azuread *az, int m)
 {
 	const char *name = azuread_metric_headers[m][0];
-	int64_t now = azuread_now_ms();
+	int64_t now = loop_now_ms();
 
 	switch (m) {
 	case AZUREAD_M_REQUESTS:

@@ -32,6 +32,7 @@
 #include "http.h"
 #include "k8s_sd.h"
 #include "log.h"
+#include "loop.h"
 #include "remote_write.h"
 #include "scrape.h"
 #include "sdnotify.h"
@@ -348,7 +349,7 @@ main_commit_cb(void *arg)
 		remote_write_notify(d->rw[i]);
 	/* Upkeep in this wake-up, once the scrape code has returned. */
 	if (d->maint != NULL &&
-	    scrape_now_ms() - d->maintained_ms >= MAIN_MAINTAIN_MS)
+	    loop_now_ms() - d->maintained_ms >= MAIN_MAINTAIN_MS)
 		event_active(d->maint, 0, 1);
 }
 
@@ -450,7 +451,7 @@ main_reload(struct daemon *d, char **cause)
 {
 	struct config *cfg, *old = d->cfg;
 
-	d->last_reload_ms = scrape_now_ms();
+	d->last_reload_ms = loop_now_ms();
 	if ((cfg = config_load(d->fl.config_file, cause)) == NULL) {
 		log_error("reload failed, keeping the running config",
 		    "err=%s", *cause);
@@ -507,7 +508,7 @@ main_drop_cb(series_ref ref, void *arg)
 static void
 main_maintain(struct daemon *d)
 {
-	int64_t now = scrape_now_ms();
+	int64_t now = loop_now_ms();
 
 	if (d->stopping || now - d->maintained_ms < MAIN_MAINTAIN_MS)
 		return;
@@ -531,7 +532,7 @@ static void
 main_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	int64_t now = scrape_now_ms();
+	int64_t now = loop_now_ms();
 	size_t i, busy = 0;
 
 	if (d->stopping) {
@@ -560,7 +561,7 @@ main_stop(struct daemon *d)
 		return;
 	d->stopping = 1;
 	sdnotify_stopping();
-	d->stop_deadline = scrape_now_ms() + d->fl.flush_deadline_ms;
+	d->stop_deadline = loop_now_ms() + d->fl.flush_deadline_ms;
 	log_info("stopping: writing stale markers and flushing remote writes",
 	    "deadline=%.1fs", (double)d->fl.flush_deadline_ms / 1000.0);
 	scrape_manager_stop(d->scrape);
@@ -590,13 +591,13 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	/* A signal repeated at once (sent to the whole process group, say)
 	 * is the same request; one a while later means "hurry up". */
-	if (d->stopping && scrape_now_ms() - d->stop_requested_ms > 2000) {
+	if (d->stopping && loop_now_ms() - d->stop_requested_ms > 2000) {
 		log_warn("second signal, exiting now", NULL);
 		event_base_loopbreak(d->base);
 		return;
 	}
 	if (!d->stopping) {
-		d->stop_requested_ms = scrape_now_ms();
+		d->stop_requested_ms = loop_now_ms();
 		main_stop(d);
 	}
 }
@@ -614,7 +615,7 @@ main_run(struct main_flags *fl)
 
 	memset(&d, 0, sizeof d);
 	d.fl = *fl;
-	d.started_ms = scrape_now_ms();
+	d.started_ms = loop_now_ms();
 	d.last_reload_ok = 1;
 	signal(SIGPIPE, SIG_IGN);
 
@@ -673,7 +674,7 @@ main_run(struct main_flags *fl)
 	d.tick = event_new(d.base, -1, EV_PERSIST, main_tick_cb, &d);
 	event_add(d.tick, &tv);
 	d.maint = event_new(d.base, -1, 0, main_maint_cb, &d);
-	d.maintained_ms = d.gc_ms = scrape_now_ms();
+	d.maintained_ms = d.gc_ms = loop_now_ms();
 
 	d.ready = 1;
 	sdnotify_ready();

@@ -187,15 +187,6 @@ static void	rw_reshard_cb(evutil_socket_t, short, void *);
 static void	rw_shards_alloc(struct remote_write *, size_t);
 static void	rw_shards_free(struct remote_write *);
 
-static int64_t
-rw_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ */
 /* Series records.                                                    */
 
@@ -422,7 +413,7 @@ rw_shard_tail(struct rw_shard *sh, const struct wal_pos *pos)
 	rw_body_begin(&b->body);
 	b->n = 0;
 	b->first = *pos;
-	b->created_ms = rw_now_ms();
+	b->created_ms = loop_now_ms();
 	b->max_ts = INT64_MIN;
 	b->sealed = 0;
 	return b;
@@ -679,7 +670,7 @@ rw_send(struct rw_shard *sh)
 		}
 	}
 	rw->requests++;
-	sh->sent_ms = rw_now_ms();
+	sh->sent_ms = loop_now_ms();
 	if (auth != NULL) {
 		explicit_bzero(auth, strlen(auth));
 		free(auth);
@@ -716,8 +707,8 @@ rw_shard_kick(struct rw_shard *sh)
 		return;
 	due = b->created_ms + rw->rwc->queue.batch_send_deadline_ms;
 	if (!b->sealed && !rw->flushing && rw->want_shards == rw->nshards &&
-	    rw_now_ms() < due) {
-		loop_timer_add_ms(sh->timer, due - rw_now_ms());
+	    loop_now_ms() < due) {
+		loop_timer_add_ms(sh->timer, due - loop_now_ms());
 		return;
 	}
 	rw_batch_seal(sh, b);
@@ -922,7 +913,7 @@ rw_read(struct remote_write *rw)
 				if (s->drop != 0)
 					continue;
 				if (rw->rwc->queue.sample_age_limit_ms > 0 &&
-				    smp->t_ms < rw_now_ms() -
+				    smp->t_ms < loop_now_ms() -
 				    rw->rwc->queue.sample_age_limit_ms) {
 					rw->dropped[RW_DROP_TOO_OLD]++;
 					continue;

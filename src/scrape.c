@@ -181,15 +181,6 @@ struct scrape_manager {
 static void	scrape_target_schedule(struct scrape_target *);
 static void	scrape_target_stop(struct scrape_target *, int64_t);
 
-int64_t
-scrape_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * A target leaving may leave its slot's timer set for a start nobody has
  * now: that wake-up starts nothing and sets the timer again.
@@ -770,7 +761,7 @@ scrape_target_fire(struct scrape_target *t)
 		scrape_target_schedule(t);
 		return;
 	}
-	t->start_ms = scrape_now_ms();
+	t->start_ms = loop_now_ms();
 	if (t->start_ms - t->next_ms > sc->scrape_interval_ms / 10 &&
 	    t->scrapes != 0) {
 		t->late++;
@@ -813,7 +804,7 @@ scrape_slot_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (first != INT64_MAX &&
 	    (!evtimer_pending(s->timer, NULL) || first < s->due))
-		scrape_slot_arm(s, first, scrape_now_ms());
+		scrape_slot_arm(s, first, loop_now_ms());
 }
 
 /*
@@ -913,7 +904,7 @@ scrape_target_schedule(struct scrape_target *t)
 	int64_t iv = t->pool->sc->scrape_interval_ms, now, offset, next;
 	int64_t step = iv / SCRAPE_PHASES;
 
-	now = scrape_now_ms();
+	now = loop_now_ms();
 	if (t->next_ms == 0) {
 		if (step > 0)
 			offset = scrape_target_phase(t) * step;
@@ -1162,7 +1153,7 @@ scrape_pool_sync(struct scrape_pool *pool)
 	struct scrape_source *s;
 	struct scrape_idents ids;
 	struct scrape_ident *id;
-	int64_t now = scrape_now_ms();
+	int64_t now = loop_now_ms();
 	size_t i, k, n = 0, started = 0;
 
 	TAILQ_INIT(&fresh);
@@ -1360,7 +1351,7 @@ scrape_manager_create(struct event_base *base, struct http_client *http,
 	/* Without entropy, the clock: the seed need only be unguessable. */
 	if (getrandom(&sm->cache_seed, sizeof sm->cache_seed, GRND_NONBLOCK) !=
 	    (ssize_t)sizeof sm->cache_seed)
-		sm->cache_seed = (uint64_t)scrape_now_ms() * 0x9e3779b97f4a7c15ULL ^
+		sm->cache_seed = (uint64_t)loop_now_ms() * 0x9e3779b97f4a7c15ULL ^
 		    (uint64_t)(uintptr_t)sm;
 	TAILQ_INIT(&sm->pools);
 	TAILQ_INIT(&sm->slots);
@@ -1400,7 +1391,7 @@ scrape_manager_apply(struct scrape_manager *sm, const struct config *cfg)
 {
 	struct scrape_pool *pool, *next;
 	struct scrape_target *t;
-	int64_t now = scrape_now_ms();
+	int64_t now = loop_now_ms();
 	size_t i;
 
 	sm->cfg = cfg;
@@ -1458,7 +1449,7 @@ scrape_manager_stop(struct scrape_manager *sm)
 {
 	struct scrape_pool *pool;
 	struct scrape_target *t;
-	int64_t now = scrape_now_ms();
+	int64_t now = loop_now_ms();
 
 	if (sm->stopped)
 		return;
