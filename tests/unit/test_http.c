@@ -2,6 +2,7 @@
  * The native scrape path of http.c on a real loop against a scripted
  * server on loopback (a thread with blocking sockets): connection reuse,
  * a kept connection the server closed, framing and gzip in small pieces,
+ * long bodies in evhttp-sized pieces and a close before their end,
  * timeouts, refused connections, cancels, redirects handed to curl, the
  * Authorization header, and POSTs (remote write) with their bodies.
  */
@@ -35,6 +36,9 @@ enum mode {
 	M_REDIRECT,	/* /old: 302 to /new */
 	M_BIG,		/* a 100-byte body */
 	M_POST,		/* read a POST's body; 429 with Retry-After */
+	M_LONG,		/* 200 kB by Content-Length, in 16 KiB pieces */
+	M_CHUNK,	/* the same as one chunk */
+	M_CUT,		/* a fifth of M_LONG, then close */
 };
 
 struct server {
@@ -125,6 +129,54 @@ srv_gzip_drip(int fd)
 	buf_free(&page);
 	buf_free(&gz);
 	buf_free(&chunk);
+}
+
+/* The body M_LONG, M_CHUNK and M_CUT send: 200,000 bytes. */
+#define LONG_LEN	200000
+
+static char
+long_byte(size_t i)
+{
+	return (char)('a' + i % 23);
+}
+
+/*
+ * Write p in the 16 KiB pieces libevent's evhttp writes (bench/target),
+ * a millisecond apart so that the client reads them in separate passes.
+ */
+static void
+srv_drip(int fd, const char *p, size_t n)
+{
+	size_t off, k;
+
+	for (off = 0; off < n; off += k) {
+		k = n - off < 16384 ? n - off : 16384;
+		srv_write(fd, p + off, k);
+		usleep(1000);
+	}
+}
+
+/* The long body by Content-Length, as one chunk, or a fifth of it. */
+static void
+srv_long(int fd, enum mode m)
+{
+	static char body[LONG_LEN];
+	struct buf r = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < LONG_LEN; i++)
+		body[i] = long_byte(i);
+	if (m == M_CHUNK)
+		buf_printf(&r, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+		    "chunked\r\n\r\n%x\r\n", LONG_LEN);
+	else
+		buf_printf(&r, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+		    "\r\n", LONG_LEN);
+	buf_append(&r, body, LONG_LEN);
+	if (m == M_CHUNK)
+		buf_puts(&r, "\r\n0\r\n\r\n");
+	srv_drip(fd, r.data, m == M_CUT ? r.len / 5 : r.len);
+	buf_free(&r);
 }
 
 /*
@@ -240,6 +292,13 @@ srv_conn(int fd)
 			    "\r\n\r\nslow\n");
 			srv_write(fd, resp, strlen(resp));
 			break;
+		case M_LONG:
+		case M_CHUNK:
+			srv_long(fd, srv_mode());
+			break;
+		case M_CUT:
+			srv_long(fd, M_CUT);
+			return;
 		}
 	}
 }
@@ -535,6 +594,57 @@ test_gzip_chunked_in_pieces(void **state)
 }
 
 static void
+assert_long_body(const struct got *g)
+{
+	size_t i;
+
+	assert_int_equal(g->failed, 0);
+	assert_int_equal(g->status, 200);
+	assert_int_equal(g->body.len, LONG_LEN);
+	for (i = 0; i < LONG_LEN; i++)
+		if (g->body.data[i] != long_byte(i))
+			fail_msg("byte %zu of the long body differs", i);
+}
+
+/*
+ * Long bodies in pieces, by length and as one chunk, each followed by a
+ * short answer on the same connection; a close before the promised end
+ * must fail at once, not wait for the timeout.
+ */
+static void
+test_long_bodies_in_pieces(void **state)
+{
+	static const enum mode longs[] = { M_LONG, M_CHUNK };
+	struct rig r;
+	char want[96];
+	size_t head, i;
+	int a0 = srv_count(&srv.accepts);
+
+	rig_open(&r);
+	for (i = 0; i < sizeof longs / sizeof longs[0]; i++) {
+		set_mode(longs[i]);
+		fetch(r.c, r.p, &r.g, srv.port, "/metrics", 5000, 0, NULL);
+		assert_long_body(&r.g);
+		/* Read to the body's end and no further: the next answer. */
+		set_mode(M_KEEP);
+		fetch(r.c, r.p, &r.g, srv.port, "/metrics", 1000, 0, NULL);
+		assert_int_equal(r.g.failed, 0);
+		assert_memory_equal(r.g.body.data, "up 1\n", 5);
+	}
+	assert_int_equal(srv_count(&srv.accepts) - a0, 1);
+
+	/* The server sends a fifth of head and body, then closes. */
+	head = strlen("HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n");
+	snprintf(want, sizeof want, "transfer closed with %zu bytes remaining",
+	    LONG_LEN - ((head + LONG_LEN) / 5 - head));
+	set_mode(M_CUT);
+	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 30000, 0, NULL);
+	assert_int_equal(r.g.failed, 1);
+	assert_non_null(strstr(r.g.error, want));
+	rig_close(&r);
+}
+
+static void
 test_timeout_then_recover(void **state)
 {
 	struct rig r;
@@ -769,6 +879,7 @@ main(void)
 		cmocka_unit_test(test_body_taken_when_bytes_come),
 		cmocka_unit_test(test_server_closed_kept_connection),
 		cmocka_unit_test(test_gzip_chunked_in_pieces),
+		cmocka_unit_test(test_long_bodies_in_pieces),
 		cmocka_unit_test(test_timeout_then_recover),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_cancel_in_flight),
