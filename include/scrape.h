@@ -85,5 +85,4 @@ size_t		 scrape_manager_target_count(struct scrape_manager *);
  */
 unsigned	 scrape_steps(size_t ntargets, unsigned cur);
 
-
 #endif

@@ -698,17 +698,17 @@ rw_shard_kick(struct rw_shard *sh)
 {
 	struct remote_write *rw = sh->rw;
 	struct rw_batch *b;
-	int64_t due;
+	int64_t left;
 
 	if (sh->busy || sh->count == 0)
 		return;
 	b = rw_batch_at(sh, 0);
 	if (b->n == 0)
 		return;
-	due = b->created_ms + rw->rwc->queue.batch_send_deadline_ms;
 	if (!b->sealed && !rw->flushing && rw->want_shards == rw->nshards &&
-	    loop_now_ms() < due) {
-		loop_timer_add_ms(sh->timer, due - loop_now_ms());
+	    (left = b->created_ms + rw->rwc->queue.batch_send_deadline_ms -
+	    loop_now_ms()) > 0) {
+		loop_timer_add_ms(sh->timer, left);
 		return;
 	}
 	rw_batch_seal(sh, b);
