@@ -39,6 +39,7 @@
 #include "buf.h"
 #include "labels.h"
 #include "log.h"
+#include "loop.h"
 #include "wal.h"
 #include "xmalloc.h"
 
@@ -310,7 +311,7 @@ bench_kind_sizes(unsigned scrapes)
 	for (kind = 0; kind < BENCH_KINDS; kind++) {
 		if (mkdtemp(dir) == NULL)
 			exit(1);
-		if ((w = wal_open(dir, &o, &cause)) == NULL) {
+		if ((w = wal_open(dir, &o, loop_now_ms(), &cause)) == NULL) {
 			fprintf(stderr, "bench: %s\n", cause);
 			exit(1);
 		}
@@ -411,7 +412,7 @@ main(int argc, char **argv)
 		goto replay;
 	}
 
-	if ((w = wal_open(dir, &o, &cause)) == NULL) {
+	if ((w = wal_open(dir, &o, loop_now_ms(), &cause)) == NULL) {
 		fprintf(stderr, "bench: %s\n", cause);
 		return 1;
 	}
@@ -478,7 +479,7 @@ replay:
 	heap0 = bench_heap();
 	t0 = bench_now();
 	c0 = bench_cpu();
-	if ((w = wal_open(dir, &o, &cause)) == NULL) {
+	if ((w = wal_open(dir, &o, loop_now_ms(), &cause)) == NULL) {
 		fprintf(stderr, "bench: %s\n", cause);
 		return 1;
 	}

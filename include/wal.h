@@ -197,8 +197,12 @@ struct wal_stats {
 	double		checkpoint_seconds_total; /* building them */
 };
 
+/*
+ * now_ms is wall-clock time, the clock of wal_maintain() and of the
+ * segments' file mtimes: the head segment counts its age from it.
+ */
 struct wal	*wal_open(const char *dir, const struct wal_options *,
-		    char **cause);
+		    int64_t now_ms, char **cause);
 /* Commits, syncs and persists cursors, then stops the sync thread. */
 void		 wal_close(struct wal *);
 

@@ -627,7 +627,8 @@ main_run(struct main_flags *fl)
 	memset(&wo, 0, sizeof wo);
 	wo.max_bytes = fl->wal_max_bytes;
 	wo.max_age_ms = fl->wal_max_age_ms;
-	if ((d.wal = wal_open(fl->storage_path, &wo, &cause)) == NULL) {
+	if ((d.wal = wal_open(fl->storage_path, &wo, loop_now_ms(),
+	    &cause)) == NULL) {
 		log_error("cannot open the write-ahead log", "dir=%s err=%s",
 		    fl->storage_path, cause);
 		free(cause);

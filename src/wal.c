@@ -11,7 +11,6 @@
  */
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -33,15 +31,6 @@
 #define WAL_DEFAULT_BUFFER	(64ull << 20)
 #define WAL_ROTATE_MS		(3600 * 1000)
 #define WAL_JOB_RETRY_MS	5000
-
-static int64_t
-wal_wallclock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- segment list ---------------------------------------------------- */
 
@@ -630,7 +619,8 @@ out:
 }
 
 struct wal *
-wal_open(const char *dir, const struct wal_options *o, char **cause)
+wal_open(const char *dir, const struct wal_options *o, int64_t now_ms,
+    char **cause)
 {
 	struct wal_options def = { 0 };
 	struct wal *w;
@@ -655,7 +645,7 @@ wal_open(const char *dir, const struct wal_options *o, char **cause)
 	    WAL_DEFAULT_BUFFER;
 	w->bg.interval_ms = o->sync_interval_ms > 0 ? o->sync_interval_ms :
 	    1000;
-	w->now_ms = wal_wallclock_ms();
+	w->now_ms = now_ms;
 	w->head_born_ms = w->now_ms;
 
 	if (wal_mkdirs(dir, cause) != 0)

@@ -211,7 +211,7 @@ fuzz_wal_replay(struct fuzz_wal_sum *sum, int ack)
 	opts.segment_bytes = 1 << 20;
 	opts.max_bytes = 64 << 20;
 	opts.buffer_bytes = 1 << 20;
-	if ((w = wal_open(fuzz_wal_dir, &opts, &cause)) == NULL) {
+	if ((w = wal_open(fuzz_wal_dir, &opts, 0, &cause)) == NULL) {
 		/* Only a format from the future may stop the open. */
 		FUZZ_CHECK(cause != NULL && strstr(cause, "version") != NULL);
 		free(cause);

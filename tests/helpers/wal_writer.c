@@ -24,12 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "labels.h"
 #include "log.h"
+#include "loop.h"
 #include "wal.h"
 #include "xmalloc.h"
 
@@ -89,7 +89,7 @@ ww_open(const char *dir)
 	struct wal *w;
 	char *cause = NULL;
 
-	if ((w = wal_open(dir, &o, &cause)) == NULL) {
+	if ((w = wal_open(dir, &o, loop_now_ms(), &cause)) == NULL) {
 		ww_out("E open: %s\n", cause);
 		exit(1);
 	}
@@ -227,15 +227,6 @@ ww_series(struct wal *w, series_ref ref, unsigned run, unsigned id)
 	labels_free(&ls);
 }
 
-static int64_t
-ww_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 ww_write(const char *dir, unsigned run)
 {
@@ -277,7 +268,7 @@ ww_write(const char *dir, unsigned run)
 		if (scrape % 8 == 0 && ww_verify(r, &m) != 0)
 			return 1;
 		if (scrape % 16 == 0)
-			wal_maintain(w, ww_now_ms());
+			wal_maintain(w, loop_now_ms());
 		usleep(500);
 	}
 }

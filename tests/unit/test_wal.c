@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "labels.h"
 #include "log.h"
+#include "loop.h"
 #include "wal.h"
 #include "wal_int.h"
 #include "xmalloc.h"
@@ -124,14 +125,20 @@ test_file_size(const char *dir, const char *name)
 }
 
 static struct wal *
-test_open(const char *dir, const struct wal_options *o)
+test_open_at(const char *dir, const struct wal_options *o, int64_t now_ms)
 {
 	char *cause = NULL;
-	struct wal *w = wal_open(dir, o, &cause);
+	struct wal *w = wal_open(dir, o, now_ms, &cause);
 
 	if (w == NULL)
 		fail_msg("wal_open: %s", cause);
 	return w;
+}
+
+static struct wal *
+test_open(const char *dir, const struct wal_options *o)
+{
+	return test_open_at(dir, o, loop_now_ms());
 }
 
 static void
@@ -1425,19 +1432,26 @@ test_max_age(void **state)
 	struct wal_options o = { .segment_bytes = 4096,
 	    .max_age_ms = 60000, .sync_interval_ms = 10 };
 	char *dir = test_tmpdir();
-	struct wal *w = test_open(dir, &o);
+	/* Wall-clock ms: segments found on disk carry file mtimes. */
+	int64_t now = loop_now_ms();
+	struct wal *w = test_open_at(dir, &o, now);
 	struct wal_reader *r = wal_reader_open(w, "ep", NULL);
 	struct test_sink sink = { 0 };
 	struct wal_stats st;
-	/* Wall-clock ms: segments found on disk carry file mtimes. */
-	int64_t now = (int64_t)time(NULL) * 1000;
 
 	(void)state;
-	wal_maintain(w, now);
 	test_write(w, NULL, 50, 0, 20, "a", 1);
 	wal_maintain(w, now);
-	/* A head older than max_age / 4 is sealed, even if small. */
-	wal_maintain(w, now + 20000);
+	/*
+	 * A head older than max_age / 4 is sealed, even if small. The
+	 * writes rotated by size at the time the WAL was opened at, so the
+	 * head's age counts from then. A sealed head's successor is empty
+	 * until written.
+	 */
+	wal_maintain(w, now + 14999);
+	assert_true(w->segs[w->nsegs - 1].size > 0);
+	wal_maintain(w, now + 15000);
+	assert_int_equal(w->segs[w->nsegs - 1].size, 0);
 	test_write(w, NULL, 50, 20, 1, "a", 0);
 	wal_maintain(w, now + 50000);
 	wal_stats(w, &st);
@@ -1567,7 +1581,7 @@ test_version_mismatch(void **state)
 	assert_int_equal(write(fd, hdr, sizeof hdr), (ssize_t)sizeof hdr);
 	close(fd);
 	free(p);
-	assert_null(wal_open(dir, NULL, &cause));
+	assert_null(wal_open(dir, NULL, loop_now_ms(), &cause));
 	assert_non_null(cause);
 	assert_non_null(strstr(cause, "version 2"));
 	assert_non_null(strstr(cause, "seg-00000009"));
@@ -1584,7 +1598,7 @@ test_lock_conflict(void **state)
 	struct wal *w = test_open(dir, NULL), *w2;
 
 	(void)state;
-	w2 = wal_open(dir, NULL, &cause);
+	w2 = wal_open(dir, NULL, loop_now_ms(), &cause);
 	assert_null(w2);
 	assert_non_null(strstr(cause, "in use by another process"));
 	free(cause);
