@@ -83,6 +83,7 @@ struct scrape_target {
 
 	/* Status for /api/v1/targets and logs. */
 	int				 health;	/* -1 unknown, 0 down, 1 up */
+	int				 limited;	/* by the pool's target_limit */
 	char				*last_error;
 	int64_t				 last_scrape_ms;
 	double				 last_duration;
@@ -136,6 +137,12 @@ struct scrape_pool {
 	uint64_t			 hash;
 	int				 keep;
 	struct scrape_targets		 targets;
+	/*
+	 * Set while the pool has more targets than its target_limit: every
+	 * target then fails each scrape with it, without a request, as in
+	 * Prometheus.
+	 */
+	char				*limit_error;
 	unsigned			 steps;		/* scrape_steps() */
 	struct scrape_sources		 sources;
 	TAILQ_ENTRY(scrape_pool)	 entry;
@@ -175,6 +182,7 @@ struct scrape_manager {
 	uint64_t		 sample_limit_exceeded;
 	uint64_t		 label_limit_exceeded;
 	uint64_t		 body_limit_exceeded;
+	uint64_t		 target_limit_exceeded;
 	uint64_t		 wal_errors;
 };
 
@@ -670,16 +678,70 @@ scrape_commit(struct scrape_manager *sm)
 		sm->commit_cb(sm->commit_arg);
 }
 
+/*
+ * Account a finished scrape, then write its report series. A failed one
+ * (t->last_error says why) stale-marks everything the last page had.
+ */
+static void
+scrape_target_finish(struct scrape_target *t, int ok, double dur, long scraped,
+    uint64_t post, uint64_t added)
+{
+	struct scrape_manager *sm = t->pool->sm;
+	struct scrape_stale_ctx sc = { sm, t->start_ms, 0 };
+	double vals[SCRAPE_REPORT_COUNT];
+	size_t i;
+
+	if (ok) {
+		scrape_cache_end(t->cache, scrape_stale_cb, &sc);
+		if (t->health != 1 && t->last_error != NULL && !t->limited)
+			log_info("scrape recovered", "job=%s target=%s",
+			    t->pool->job, t->url);
+		scrape_set_error(t, NULL);
+	} else {
+		sm->nsamples = 0;
+		scraped = 0;
+		post = added = 0;
+		scrape_cache_all_stale(t->cache, scrape_stale_cb, &sc);
+		t->failures++;
+		sm->scrape_failures_total++;
+		/*
+		 * The pool logs a target_limit once, not each target; a
+		 * target failing on its own after one is news again.
+		 */
+		if ((t->health != 0 || t->limited) &&
+		    t->pool->limit_error == NULL)
+			log_warn("scrape failed", "job=%s target=%s err=%s",
+			    t->pool->job, t->url, t->last_error);
+	}
+	t->limited = 0;
+	sm->stale_total += sc.n;
+	t->health = ok;
+	t->last_scrape_ms = t->start_ms;
+	t->last_duration = dur;
+	t->last_samples = (uint64_t)scraped;
+	t->scrapes++;
+	sm->scrapes_total++;
+
+	scrape_report_refs(t);
+	vals[SCRAPE_REPORT_UP] = ok;
+	vals[SCRAPE_REPORT_DURATION] = dur;
+	vals[SCRAPE_REPORT_SAMPLES] = (double)scraped;
+	vals[SCRAPE_REPORT_POST_RELABEL] = (double)post;
+	vals[SCRAPE_REPORT_SERIES_ADDED] = (double)added;
+	for (i = 0; i < SCRAPE_REPORT_COUNT; i++)
+		scrape_sample_push(sm, t->report[i], t->start_ms, vals[i]);
+	t->report_written = 1;
+	scrape_commit(sm);
+}
+
 static void
 scrape_done_cb(const struct http_response *resp, void *arg)
 {
 	struct scrape_target *t = arg;
 	struct scrape_manager *sm = t->pool->sm;
-	struct scrape_stale_ctx sc = { sm, t->start_ms, 0 };
 	uint64_t post = 0, added = 0;
-	double dur, vals[SCRAPE_REPORT_COUNT];
+	double dur;
 	long scraped = 0;
-	size_t i;
 	int ok = 0;
 
 	t->req = NULL;
@@ -704,42 +766,7 @@ scrape_done_cb(const struct http_response *resp, void *arg)
 		    resp->status);
 	else if ((scraped = scrape_parse_page(t, resp, &post, &added)) >= 0)
 		ok = 1;
-
-	if (ok) {
-		scrape_cache_end(t->cache, scrape_stale_cb, &sc);
-		if (t->health != 1 && t->last_error != NULL)
-			log_info("scrape recovered", "job=%s target=%s",
-			    t->pool->job, t->url);
-		scrape_set_error(t, NULL);
-	} else {
-		sm->nsamples = 0;
-		scraped = 0;
-		post = added = 0;
-		scrape_cache_all_stale(t->cache, scrape_stale_cb, &sc);
-		t->failures++;
-		sm->scrape_failures_total++;
-		if (t->health != 0)
-			log_warn("scrape failed", "job=%s target=%s err=%s",
-			    t->pool->job, t->url, t->last_error);
-	}
-	sm->stale_total += sc.n;
-	t->health = ok;
-	t->last_scrape_ms = t->start_ms;
-	t->last_duration = dur;
-	t->last_samples = (uint64_t)scraped;
-	t->scrapes++;
-	sm->scrapes_total++;
-
-	scrape_report_refs(t);
-	vals[SCRAPE_REPORT_UP] = ok;
-	vals[SCRAPE_REPORT_DURATION] = dur;
-	vals[SCRAPE_REPORT_SAMPLES] = (double)scraped;
-	vals[SCRAPE_REPORT_POST_RELABEL] = (double)post;
-	vals[SCRAPE_REPORT_SERIES_ADDED] = (double)added;
-	for (i = 0; i < SCRAPE_REPORT_COUNT; i++)
-		scrape_sample_push(sm, t->report[i], t->start_ms, vals[i]);
-	t->report_written = 1;
-	scrape_commit(sm);
+	scrape_target_finish(t, ok, dur, scraped, post, added);
 }
 
 static void
@@ -766,6 +793,17 @@ scrape_target_fire(struct scrape_target *t)
 	    t->scrapes != 0) {
 		t->late++;
 		sm->late_total++;
+	}
+	if (t->pool->limit_error != NULL) {
+		sm->nsamples = 0;
+		arena_reset(&sm->arena);
+		scrape_cache_begin(t->cache);
+		scrape_set_error(t, "%s", t->pool->limit_error);
+		sm->target_limit_exceeded++;
+		scrape_target_finish(t, 0, 0, 0, 0, 0);
+		t->limited = 1;
+		scrape_target_schedule(t);
+		return;
 	}
 	headers[0] = t->pool->accept;
 	headers[1] = t->pool->timeout_hdr;
@@ -1143,6 +1181,40 @@ scrape_idents_get(struct scrape_idents *ids, uint64_t hash)
 	return &ids->v[i];
 }
 
+/*
+ * target_limit counts the targets left after relabeling, duplicates
+ * merged. Over it, the whole job fails until discovery or a reload
+ * brings it back under: scraping an arbitrary subset would hide which
+ * targets are missing.
+ */
+static void
+scrape_pool_check_limit(struct scrape_pool *pool)
+{
+	struct scrape_target *t;
+	uint64_t limit = pool->sc->target_limit;
+	size_t n = 0;
+
+	TAILQ_FOREACH(t, &pool->targets, entry)
+		n++;
+	if (limit != 0 && n > limit) {
+		if (pool->limit_error == NULL)
+			log_warn("target_limit exceeded: scrapes fail until "
+			    "the targets are within it", "job=%s targets=%zu "
+			    "limit=%llu", pool->job, n,
+			    (unsigned long long)limit);
+		free(pool->limit_error);
+		xasprintf(&pool->limit_error, "target_limit exceeded (number "
+		    "of targets: %zu, limit: %llu)", n,
+		    (unsigned long long)limit);
+	} else if (pool->limit_error != NULL) {
+		log_info("targets within target_limit again", "job=%s "
+		    "targets=%zu limit=%llu", pool->job, n,
+		    (unsigned long long)limit);
+		free(pool->limit_error);
+		pool->limit_error = NULL;
+	}
+}
+
 /* Rebuild a pool's targets from its sources, keeping unchanged ones. */
 static void
 scrape_pool_sync(struct scrape_pool *pool)
@@ -1218,6 +1290,7 @@ scrape_pool_sync(struct scrape_pool *pool)
 		scrape_target_free(old);
 	}
 	TAILQ_CONCAT(&pool->targets, &fresh, entry);
+	scrape_pool_check_limit(pool);
 	scrape_restep(sm, pool->sc->scrape_interval_ms, now);
 	/* Started only now, on the step count that includes them. */
 	TAILQ_FOREACH(t, &pool->targets, entry) {
@@ -1324,6 +1397,7 @@ scrape_pool_free(struct scrape_pool *pool)
 	}
 	free(pool->job);
 	free(pool->accept);
+	free(pool->limit_error);
 	free(pool);
 }
 
@@ -1527,6 +1601,8 @@ scrape_manager_write_metrics(struct scrape_manager *sm, struct buf *b)
 	    "%llu\n"
 	    "promlet_scrapes_exceeded_limit_total{limit=\"body_size_limit\"} "
 	    "%llu\n"
+	    "promlet_scrapes_exceeded_limit_total{limit=\"target_limit\"} "
+	    "%llu\n"
 	    "# HELP promlet_scrape_targets Active scrape targets.\n"
 	    "# TYPE promlet_scrape_targets gauge\n"
 	    "promlet_scrape_targets %zu\n",
@@ -1538,6 +1614,7 @@ scrape_manager_write_metrics(struct scrape_manager *sm, struct buf *b)
 	    (unsigned long long)sm->sample_limit_exceeded,
 	    (unsigned long long)sm->label_limit_exceeded,
 	    (unsigned long long)sm->body_limit_exceeded,
+	    (unsigned long long)sm->target_limit_exceeded,
 	    scrape_manager_target_count(sm));
 }
 
