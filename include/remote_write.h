@@ -16,6 +16,10 @@
  * everything before it, so a restart re-sends at most the batches in
  * flight, never skips one. Samples of one series always go to the same
  * shard and each shard sends in order, so per-series order holds.
+ *
+ * Metadata (metadata_config.send) does not pass through the WAL: every
+ * send_interval the endpoint asks its metadata function for the
+ * targets' distinct entries and POSTs them in requests of their own.
  */
 #ifndef PROMLET_REMOTE_WRITE_H
 #define PROMLET_REMOTE_WRITE_H
@@ -31,7 +35,16 @@ struct event_base;
 struct http_client;
 struct wal;
 
+struct lstr;
 struct remote_write;
+
+/*
+ * The metadata to send: encoded WriteRequest metadata fields, each once,
+ * as spans valid until the loop runs again. *out is the callee's to
+ * grow and the endpoint's to keep.
+ */
+typedef size_t	(*remote_write_metadata_fn)(void *, struct lstr **out,
+		    size_t *cap);
 
 struct remote_write *remote_write_create(struct event_base *,
 		    struct http_client *, struct wal *, const struct config *,
@@ -50,6 +63,9 @@ uint64_t	 remote_write_hash(const struct remote_write *);
 /* Every endpoint's metrics, one HELP and TYPE per family. */
 void		 remote_write_write_metrics_all(struct remote_write * const *,
 		    size_t, struct buf *);
+/* Where metadata comes from; without one, none is sent. */
+void		 remote_write_set_metadata(struct remote_write *,
+		    remote_write_metadata_fn, void *);
 /* The endpoint's token provider, or NULL without azuread. */
 struct azuread	*remote_write_azuread(const struct remote_write *);
 

@@ -4,10 +4,15 @@
  * The body is a protobuf prometheus.WriteRequest (src/prompb/remote.proto)
  * compressed with snappy's block format:
  *
- *	WriteRequest   = { 1: TimeSeries }*
+ *	WriteRequest   = { 1: TimeSeries }* { 3: MetricMetadata }*
  *	TimeSeries     = { 1: Label }* { 2: Sample }
  *	Label          = { 1: name string, 2: value string }
  *	Sample         = { 1: value double (fixed64), 2: timestamp int64 ms }
+ *	MetricMetadata = { 1: type varint, 2: family string,
+ *	                   4: help string, 5: unit string }
+ *
+ * A request carries samples or metadata, never both (Prometheus sends
+ * metadata on its own every metadata_config.send_interval).
  *
  * Encoding is done by hand rather than through protobuf-c's object tree:
  * each label is encoded once, as an interned pair (below), when a series
@@ -34,6 +39,14 @@ struct rw_pairs;
 void	rw_encode_sample_pairs(struct buf *req, struct rw_pairs *,
 	    const uint32_t *ids, size_t n, size_t labels_len, double value,
 	    int64_t ts_ms);
+
+/*
+ * Append one WriteRequest metadata field. type is a MetricType (the
+ * values of textparse's enum metric_type); an UNKNOWN type and empty help
+ * and unit are left out, as proto3 leaves out default values.
+ */
+void	rw_encode_metadata(struct buf *req, int type, struct lstr family,
+	    struct lstr help, struct lstr unit);
 
 /*
  * Interned labels, each held encoded as one Label field of a TimeSeries:

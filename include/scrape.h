@@ -74,6 +74,13 @@ void		 scrape_manager_write_metrics(struct scrape_manager *,
 void		 scrape_manager_write_targets(struct scrape_manager *,
 		    struct buf *);
 size_t		 scrape_manager_target_count(struct scrape_manager *);
+/*
+ * Every distinct metadata entry of the targets' last good pages, as
+ * encoded WriteRequest fields (rw_encode.h), each once: spans valid until
+ * the loop runs again. *out is the caller's, grown as needed.
+ */
+size_t		 scrape_manager_metadata(struct scrape_manager *,
+		    struct lstr **out, size_t *cap);
 
 /*
  * How many evenly spaced steps of an interval its scrapes start on, out

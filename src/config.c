@@ -3568,6 +3568,10 @@ config_rw_finish(struct config_ctx *ctx, struct config_rw_parse *rp,
 	config_default_int(&rw->metadata_send, 1);
 	config_default_i64(&rw->metadata_send_interval_ms, CONFIG_MS_MINUTE);
 	config_default_i64(&rw->metadata_max_samples_per_send, 2000);
+	/* Prometheus's ticker would panic on 0; refuse it here. */
+	if (rw->metadata_send_interval_ms <= 0)
+		return config_error(ctx, config_at(&lm, "send_interval"),
+		    "send_interval", "metadata send_interval must be positive");
 	if (rw->metadata_max_samples_per_send <= 0)
 		return config_error(ctx, config_at(&lm,
 		    "max_samples_per_send"), "max_samples_per_send",

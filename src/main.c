@@ -358,6 +358,17 @@ main_commit_cb(void *arg)
  * a changed or removed one is stopped first (so its reader releases the
  * cursor name), then new ones start.
  */
+/* Remote write's metadata: the scrape targets' distinct entries. */
+static size_t
+main_metadata(void *arg, struct lstr **out, size_t *cap)
+{
+	struct daemon *d = arg;
+
+	if (d->scrape == NULL)
+		return 0;
+	return scrape_manager_metadata(d->scrape, out, cap);
+}
+
 static int
 main_apply_remote_writes(struct daemon *d, const struct config *cfg,
     char **cause)
@@ -398,6 +409,7 @@ main_apply_remote_writes(struct daemon *d, const struct config *cfg,
 			d->nrw = 0;
 			return -1;
 		}
+		remote_write_set_metadata(next[k], main_metadata, d);
 		log_info("remote write started", "remote_name=%s",
 		    cfg->remote_write[k].name);
 	}

@@ -122,6 +122,29 @@ struct rw_shard {
 	int64_t			 sent_ms;
 };
 
+/*
+ * Metadata (metadata_config): every send_interval the targets' distinct
+ * HELP/TYPE/UNIT entries go out in requests of their own, up to
+ * max_samples_per_send entries each. They are not in the WAL: a tick
+ * that finds the last round still sending skips, and the next round
+ * sends everything again anyway.
+ */
+struct rw_meta {
+	struct event		*tick;
+	struct event		*retry;
+	struct http_pool	*pool;
+	struct http_request	*req;
+	struct rw_body		*bodies;	/* this round's requests */
+	size_t			*counts;	/* entries in each */
+	size_t			 nbodies;
+	size_t			 next;		/* the one being sent */
+	unsigned		 attempt;
+	int64_t			 backoff_ms;
+	struct lstr		*spans;
+	size_t			 spans_cap;
+	struct buf		 frag;
+};
+
 struct remote_write {
 	struct event_base			*base;
 	struct http_client			*http;
@@ -164,6 +187,10 @@ struct remote_write {
 	struct labels				 ls;
 	struct arena				 arena;
 
+	struct rw_meta				 meta;
+	remote_write_metadata_fn		 meta_fn;
+	void					*meta_arg;
+
 	/* Self-metrics. */
 	uint64_t				 samples_sent;
 	uint64_t				 samples_retried;
@@ -178,6 +205,10 @@ struct remote_write {
 	int64_t					 highest_sent_ts;
 	int64_t					 highest_read_ts;
 	int					 failing;	/* log once per episode */
+	uint64_t				 meta_sent;
+	uint64_t				 meta_failed;
+	uint64_t				 meta_retried;
+	uint64_t				 meta_bytes;
 };
 
 static void	rw_shard_kick(struct rw_shard *);
@@ -499,17 +530,71 @@ rw_retry_after_ms(const char *v)
 
 static void rw_send(struct rw_shard *);
 
+/*
+ * Whether a failed request is worth sending again: network errors, 5xx,
+ * 429 unless configured otherwise, and with Azure AD 401 and 403, which
+ * heal without user action (a stale token; a role assignment that has
+ * not propagated yet, which can take minutes).
+ */
+static int
+rw_recoverable(struct remote_write *rw, const struct http_response *resp)
+{
+	if (rw->aad != NULL && (resp->status == 401 || resp->status == 403)) {
+		if (resp->status == 401)
+			azuread_invalidate(rw->aad);
+		else
+			azuread_forbidden(rw->aad);
+		return 1;
+	}
+	return resp->curl_code != 0 || resp->status / 100 == 5 ||
+	    (resp->status == 429 && rw->rwc->queue.retry_on_http_429);
+}
+
+/* The receiver's answer for a log line: bounded, without trailing EOLs. */
+static const char *
+rw_error_text(const struct http_response *resp, int *len)
+{
+	const char *text = resp->body != NULL && resp->body->data != NULL ?
+	    resp->body->data : "";
+	size_t tl = resp->body != NULL ? resp->body->len : 0;
+
+	if (tl > RW_MAX_ERROR_BODY)
+		tl = RW_MAX_ERROR_BODY;
+	while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
+		tl--;
+	*len = (int)tl;
+	return text;
+}
+
+/* The wait before a retry; *backoff_ms doubles up to max_backoff. */
+static int64_t
+rw_backoff(struct remote_write *rw, const struct http_response *resp,
+    int64_t *backoff_ms)
+{
+	const struct config_queue *q = &rw->rwc->queue;
+	int64_t delay = *backoff_ms == 0 ? q->min_backoff_ms : *backoff_ms;
+	int64_t ra;
+
+	if (resp->curl_code == 0 && (resp->status / 100 == 5 ||
+	    resp->status == 429)) {
+		ra = rw_retry_after_ms(resp->retry_after);
+		if (ra > 0)
+			delay = ra;
+	}
+	*backoff_ms = delay * 2 > q->max_backoff_ms ? q->max_backoff_ms :
+	    delay * 2;
+	return delay;
+}
+
 static void
 rw_send_done_cb(const struct http_response *resp, void *arg)
 {
 	struct rw_shard *sh = arg;
 	struct remote_write *rw = sh->rw;
-	const struct config_queue *q = &rw->rwc->queue;
 	struct rw_batch *b = rw_batch_at(sh, 0);
 	int64_t delay;
-	int recoverable;
-	char *text;
-	size_t tl;
+	const char *text;
+	int tl;
 
 	sh->req = NULL;
 	rw->send_seconds += resp->total_seconds;
@@ -535,32 +620,11 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 	}
 
 	rw->requests_failed++;
-	recoverable = resp->curl_code != 0 || resp->status / 100 == 5 ||
-	    (resp->status == 429 && q->retry_on_http_429);
-	/*
-	 * With Azure AD, 401 means the token went stale and 403 usually
-	 * means a role assignment that has not propagated yet (it can take
-	 * minutes): both heal without user action, so keep the data.
-	 */
-	if (rw->aad != NULL && (resp->status == 401 || resp->status == 403)) {
-		recoverable = 1;
-		if (resp->status == 401)
-			azuread_invalidate(rw->aad);
-		else
-			azuread_forbidden(rw->aad);
-	}
-	text = resp->body != NULL && resp->body->data != NULL ?
-	    resp->body->data : "";
-	tl = resp->body != NULL ? resp->body->len : 0;
-	if (tl > RW_MAX_ERROR_BODY)
-		tl = RW_MAX_ERROR_BODY;
-	while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
-		tl--;
-
-	if (!recoverable) {
+	text = rw_error_text(resp, &tl);
+	if (!rw_recoverable(rw, resp)) {
 		log_error("remote write rejected, batch dropped",
 		    "remote_name=%s url=%s status=%ld samples=%zu body=%.*s",
-		    rw->name, rw->url, resp->status, b->n, (int)tl, text);
+		    rw->name, rw->url, resp->status, b->n, tl, text);
 		rw->samples_failed += b->n;
 		rw->dropped[RW_DROP_REJECTED] += b->n;
 		rw_shard_pop(sh);
@@ -570,15 +634,7 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 		return;
 	}
 
-	delay = sh->backoff_ms == 0 ? q->min_backoff_ms : sh->backoff_ms;
-	if (resp->curl_code == 0 && (resp->status / 100 == 5 ||
-	    resp->status == 429)) {
-		int64_t ra = rw_retry_after_ms(resp->retry_after);
-		if (ra > 0)
-			delay = ra;
-	}
-	sh->backoff_ms = delay * 2 > q->max_backoff_ms ? q->max_backoff_ms :
-	    delay * 2;
+	delay = rw_backoff(rw, resp, &sh->backoff_ms);
 	sh->attempt++;
 	rw->samples_retried += b->n;
 	rw->win_retried += b->n;
@@ -592,7 +648,7 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 			log_warn("remote write failed, will retry",
 			    "remote_name=%s url=%s status=%ld body=%.*s "
 			    "attempt=%u backoff=%.3fs", rw->name, rw->url,
-			    resp->status, (int)tl, text, sh->attempt,
+			    resp->status, tl, text, sh->attempt,
 			    (double)delay / 1000.0);
 	}
 	rw->failing = 1;
@@ -600,28 +656,33 @@ rw_send_done_cb(const struct http_response *resp, void *arg)
 	loop_timer_add_ms(sh->timer, delay);
 }
 
-static void
-rw_send(struct rw_shard *sh)
+/*
+ * POST a compressed WriteRequest with the remote-write headers, the
+ * token and the user's headers; attempt > 0 adds Retry-Attempt. NULL
+ * while Azure AD has no token: its ready callback resumes the sender.
+ */
+static struct http_request *
+rw_post(struct remote_write *rw, struct http_pool *pool, const char *body,
+    size_t len, unsigned attempt, http_done_cb cb, void *arg)
 {
-	struct remote_write *rw = sh->rw;
 	const struct config_remote_write *c = rw->rwc;
 	struct http_request_opts o;
-	const char *headers[16];
-	char *auth = NULL, *retry = NULL;
+	struct http_request *req;
+	const char *headers[16], **all;
+	char *auth = NULL, *retry = NULL, **extra;
 	const char *token;
-	struct rw_batch *b;
-	size_t nh = 0, i;
+	size_t nh = 0, ne = c->headers.n, i;
 
 	if (rw->aad != NULL) {
 		if ((token = azuread_authorization(rw->aad)) == NULL)
-			return;		/* resumed by the ready callback */
+			return NULL;
 		xasprintf(&auth, "Authorization: %s", token);
 	}
 	headers[nh++] = "Content-Encoding: snappy";
 	headers[nh++] = "Content-Type: application/x-protobuf";
 	headers[nh++] = "X-Prometheus-Remote-Write-Version: 0.1.0";
-	if (sh->attempt > 0) {
-		xasprintf(&retry, "Retry-Attempt: %u", sh->attempt);
+	if (attempt > 0) {
+		xasprintf(&retry, "Retry-Attempt: %u", attempt);
 		headers[nh++] = retry;
 	}
 	if (auth != NULL)
@@ -631,51 +692,195 @@ rw_send(struct rw_shard *sh)
 	memset(&o, 0, sizeof o);
 	o.method = "POST";
 	o.url = c->url;
-	b = rw_batch_at(sh, 0);
-	o.body = b->body.out.data + b->body.start;
-	o.body_len = b->body.out.len - b->body.start;
+	o.body = body;
+	o.body_len = len;
 	o.timeout_ms = c->remote_timeout_ms;
 	o.max_body = 64 * 1024;
 	o.http = &c->http;
-	o.pool = sh->pool;
-
+	o.pool = pool;
+	o.headers = headers;
 	/* User headers cannot override the reserved ones (config checks). */
-	{
-		char **extra = NULL;
-		size_t ne = c->headers.n;
-
-		if (ne != 0) {
-			const char **all;
-
-			extra = xcalloc(ne, sizeof *extra);
-			all = xcalloc(nh + ne + 1, sizeof *all);
-			for (i = 0; i < nh; i++)
-				all[i] = headers[i];
-			for (i = 0; i < ne; i++) {
-				xasprintf(&extra[i], "%s: %s",
-				    c->headers.v[i].name, c->headers.v[i].value);
-				all[nh + i] = extra[i];
-			}
-			o.headers = all;
-			sh->req = http_request_start(rw->http, &o,
-			    rw_send_done_cb, sh);
-			for (i = 0; i < ne; i++)
-				free(extra[i]);
-			free(extra);
-			free(all);
-		} else {
-			o.headers = headers;
-			sh->req = http_request_start(rw->http, &o,
-			    rw_send_done_cb, sh);
+	if (ne == 0)
+		req = http_request_start(rw->http, &o, cb, arg);
+	else {
+		extra = xcalloc(ne, sizeof *extra);
+		all = xcalloc(nh + ne + 1, sizeof *all);
+		for (i = 0; i < nh; i++)
+			all[i] = headers[i];
+		for (i = 0; i < ne; i++) {
+			xasprintf(&extra[i], "%s: %s", c->headers.v[i].name,
+			    c->headers.v[i].value);
+			all[nh + i] = extra[i];
 		}
+		o.headers = all;
+		req = http_request_start(rw->http, &o, cb, arg);
+		for (i = 0; i < ne; i++)
+			free(extra[i]);
+		free(extra);
+		free(all);
 	}
 	rw->requests++;
-	sh->sent_ms = loop_now_ms();
 	if (auth != NULL) {
 		explicit_bzero(auth, strlen(auth));
 		free(auth);
 	}
 	free(retry);
+	return req;
+}
+
+static void
+rw_send(struct rw_shard *sh)
+{
+	struct rw_batch *b = rw_batch_at(sh, 0);
+
+	sh->req = rw_post(sh->rw, sh->pool, b->body.out.data + b->body.start,
+	    b->body.out.len - b->body.start, sh->attempt, rw_send_done_cb, sh);
+	if (sh->req != NULL)
+		sh->sent_ms = loop_now_ms();
+}
+
+/* ------------------------------------------------------------------ */
+/* Metadata.                                                          */
+
+static void	rw_meta_send(struct remote_write *);
+
+static void
+rw_meta_round_end(struct rw_meta *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nbodies; i++)
+		buf_free(&m->bodies[i].out);
+	free(m->bodies);
+	free(m->counts);
+	m->bodies = NULL;
+	m->counts = NULL;
+	m->nbodies = m->next = 0;
+}
+
+/* The request is answered: next one, a retry, or the end of the round. */
+static void
+rw_meta_done_cb(const struct http_response *resp, void *arg)
+{
+	struct remote_write *rw = arg;
+	struct rw_meta *m = &rw->meta;
+	struct rw_body *b = &m->bodies[m->next];
+	size_t n = m->counts[m->next];
+	int64_t delay;
+	const char *text;
+	int tl;
+
+	m->req = NULL;
+	if (resp->curl_code == 0 && resp->status / 100 == 2) {
+		rw->meta_sent += n;
+		rw->meta_bytes += b->out.len - b->start;
+	} else {
+		rw->requests_failed++;
+		text = rw_error_text(resp, &tl);
+		if (rw_recoverable(rw, resp)) {
+			delay = rw_backoff(rw, resp, &m->backoff_ms);
+			rw->meta_retried += n;
+			if (m->attempt++ % 20 == 0)
+				log_warn("remote write of metadata failed, "
+				    "will retry", "remote_name=%s url=%s "
+				    "status=%ld err=%s body=%.*s attempt=%u "
+				    "backoff=%.3fs", rw->name, rw->url,
+				    resp->status, resp->error != NULL ?
+				    resp->error : "", tl, text, m->attempt,
+				    (double)delay / 1000.0);
+			loop_timer_add_ms(m->retry, delay);
+			return;
+		}
+		log_error("remote write rejected metadata, dropped",
+		    "remote_name=%s url=%s status=%ld metadata=%zu body=%.*s",
+		    rw->name, rw->url, resp->status, n, tl, text);
+		rw->meta_failed += n;
+	}
+	m->attempt = 0;
+	m->backoff_ms = 0;
+	if (++m->next < m->nbodies)
+		rw_meta_send(rw);
+	else
+		rw_meta_round_end(m);
+}
+
+static void
+rw_meta_send(struct remote_write *rw)
+{
+	struct rw_meta *m = &rw->meta;
+	struct rw_body *b = &m->bodies[m->next];
+
+	m->req = rw_post(rw, m->pool, b->out.data + b->start,
+	    b->out.len - b->start, m->attempt, rw_meta_done_cb, rw);
+}
+
+static void
+rw_meta_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	rw_meta_send(arg);
+}
+
+/* Every send_interval: this round's requests, built now. */
+static void
+rw_meta_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct remote_write *rw = arg;
+	struct rw_meta *m = &rw->meta;
+	size_t n, i, k, per = (size_t)rw->rwc->metadata_max_samples_per_send;
+	struct rw_body *b;
+
+	if (m->nbodies != 0 || rw->meta_fn == NULL)
+		return;		/* the last round is still sending */
+	n = rw->meta_fn(rw->meta_arg, &m->spans, &m->spans_cap);
+	if (n == 0)
+		return;
+	m->nbodies = (n + per - 1) / per;
+	m->bodies = xcalloc(m->nbodies, sizeof *m->bodies);
+	m->counts = xcalloc(m->nbodies, sizeof *m->counts);
+	for (i = 0; i < m->nbodies; i++) {
+		b = &m->bodies[i];
+		rw_body_begin(b);
+		for (k = i * per; k < n && k < (i + 1) * per; k++) {
+			buf_append(&m->frag, m->spans[k].p, m->spans[k].len);
+			if (m->frag.len >= RW_FRAGMENT - 1024)
+				rw_body_add(b, &m->frag);
+			m->counts[i]++;
+		}
+		rw_body_add(b, &m->frag);
+		rw_body_finish(b);
+	}
+	rw_meta_send(rw);
+}
+
+void
+remote_write_set_metadata(struct remote_write *rw,
+    remote_write_metadata_fn fn, void *arg)
+{
+	struct rw_meta *m = &rw->meta;
+
+	rw->meta_fn = fn;
+	rw->meta_arg = arg;
+	if (m->tick != NULL || !rw->rwc->metadata_send)
+		return;
+	m->pool = http_pool_new();
+	m->retry = evtimer_new(rw->base, rw_meta_retry_cb, rw);
+	m->tick = event_new(rw->base, -1, EV_PERSIST, rw_meta_tick_cb, rw);
+	loop_timer_add_ms(m->tick, rw->rwc->metadata_send_interval_ms);
+}
+
+static void
+rw_meta_free(struct rw_meta *m)
+{
+	if (m->req != NULL)
+		http_request_cancel(m->req);
+	if (m->tick != NULL)
+		event_free(m->tick);
+	if (m->retry != NULL)
+		event_free(m->retry);
+	http_pool_free(m->pool);
+	rw_meta_round_end(m);
+	free(m->spans);
+	buf_free(&m->frag);
 }
 
 /* Deadline or backoff expired. */
@@ -730,6 +935,9 @@ rw_aad_ready_cb(void *arg)
 		if (sh->busy && sh->req == NULL && !sh->backing_off)
 			rw_send(sh);
 	}
+	if (rw->meta.nbodies != 0 && rw->meta.req == NULL &&
+	    !evtimer_pending(rw->meta.retry, NULL))
+		rw_meta_send(rw);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1006,6 +1214,7 @@ remote_write_free(struct remote_write *rw)
 	if (rw == NULL)
 		return;
 	rw_shards_free(rw);
+	rw_meta_free(&rw->meta);
 	if (rw->reshard_ev != NULL)
 		event_free(rw->reshard_ev);
 	free(rw->series);
@@ -1075,7 +1284,8 @@ enum {
 	RW_M_SAMPLES, RW_M_FAILED, RW_M_RETRIED, RW_M_BYTES, RW_M_REQUESTS,
 	RW_M_REQUESTS_FAILED, RW_M_DURATION, RW_M_PENDING, RW_M_QUEUED,
 	RW_M_SHARDS, RW_M_RESHARDS, RW_M_HIGHEST_SENT, RW_M_LAG, RW_M_DROPPED,
-	RW_M_SERIES_DROPPED, RW_M_COUNT
+	RW_M_SERIES_DROPPED, RW_M_META, RW_M_META_FAILED, RW_M_META_RETRIED,
+	RW_M_META_BYTES, RW_M_COUNT
 };
 
 static const char *const rw_metric_headers[RW_M_COUNT][3] = {
@@ -1106,6 +1316,14 @@ static const char *const rw_metric_headers[RW_M_COUNT][3] = {
 	    "Samples that will not be delivered, by reason." },
 	{ "series_dropped_total", "counter",
 	    "Series not sent because of a label limit, by reason." },
+	{ "metadata_total", "counter",
+	    "Metadata entries delivered to the remote (2xx)." },
+	{ "metadata_failed_total", "counter",
+	    "Metadata entries in requests the remote rejected for good." },
+	{ "metadata_retried_total", "counter",
+	    "Metadata entries in requests that failed and are sent again." },
+	{ "metadata_bytes_total", "counter",
+	    "Compressed metadata request bytes delivered." },
 };
 
 static void
@@ -1183,6 +1401,18 @@ rw_metric(struct buf *b, struct remote_write *rw, int m)
 		break;
 	case RW_M_RESHARDS:
 		v = rw->reshards;
+		break;
+	case RW_M_META:
+		v = rw->meta_sent;
+		break;
+	case RW_M_META_FAILED:
+		v = rw->meta_failed;
+		break;
+	case RW_M_META_RETRIED:
+		v = rw->meta_retried;
+		break;
+	case RW_M_META_BYTES:
+		v = rw->meta_bytes;
 		break;
 	}
 	buf_printf(b, "promlet_remote_storage_%s{remote_name=\"%s\"} %llu\n",

@@ -46,6 +46,47 @@ rw_put_varint(unsigned char *o, uint64_t v)
 	return o;
 }
 
+/* A string field at o; returns the end. */
+static inline unsigned char *
+rw_put_bytes(unsigned char *o, unsigned field, struct lstr s)
+{
+	*o++ = (unsigned char)RW_TAG(field, RW_WT_LEN);
+	o = rw_put_varint(o, s.len);
+	memcpy(o, s.p, s.len);
+	return o + s.len;
+}
+
+void
+rw_encode_metadata(struct buf *req, int type, struct lstr family,
+    struct lstr help, struct lstr unit)
+{
+	unsigned char *o;
+	size_t len;
+
+	len = 1 + rw_varint_len(family.len) + family.len;
+	if (type != 0)
+		len += 1 + rw_varint_len((uint64_t)type);
+	if (help.len != 0)
+		len += 1 + rw_varint_len(help.len) + help.len;
+	if (unit.len != 0)
+		len += 1 + rw_varint_len(unit.len) + unit.len;
+	/* Every page's families pass here: one reservation, no buf calls. */
+	buf_reserve(req, 1 + 10 + len);
+	o = (unsigned char *)req->data + req->len;
+	*o++ = RW_TAG(3, RW_WT_LEN);
+	o = rw_put_varint(o, len);
+	if (type != 0) {
+		*o++ = RW_TAG(1, RW_WT_VARINT);
+		o = rw_put_varint(o, (uint64_t)type);
+	}
+	o = rw_put_bytes(o, 2, family);
+	if (help.len != 0)
+		o = rw_put_bytes(o, 4, help);
+	if (unit.len != 0)
+		o = rw_put_bytes(o, 5, unit);
+	req->len = (size_t)((char *)o - req->data);
+}
+
 /* ---- interned label pairs -------------------------------------------- */
 
 struct rw_pair {

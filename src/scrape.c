@@ -32,6 +32,7 @@
 #include "relabel.h"
 #include "scrape.h"
 #include "scrape_cache.h"
+#include "scrape_meta.h"
 #include "series.h"
 #include "textparse.h"
 #include "wal.h"
@@ -80,6 +81,8 @@ struct scrape_target {
 	struct scrape_cache		*cache;
 	series_ref			 report[SCRAPE_REPORT_COUNT];
 	int				 report_written;
+	struct scrape_meta		 meta;		/* of the last good page */
+	int64_t				 meta_read_ms;	/* that page's start */
 
 	/* Status for /api/v1/targets and logs. */
 	int				 health;	/* -1 unknown, 0 down, 1 up */
@@ -172,6 +175,17 @@ struct scrape_manager {
 	struct wal_sample	*samples;
 	size_t			 nsamples;
 	size_t			 samples_cap;
+	/*
+	 * Metadata is read from a target's page at most once this often:
+	 * the shortest send_interval of the endpoints sending it, or never
+	 * (0). It is sent once a minute by default, and reading it from
+	 * every page cost about 500 instructions a family (node_exporter
+	 * has a family every 2.5 samples).
+	 */
+	int64_t			 meta_every_ms;
+	struct scrape_meta_read	 meta_read;
+	const struct scrape_meta **meta_lists;
+	size_t			 meta_lists_cap;
 
 	/* Self-metrics. */
 	uint64_t		 scrapes_total;
@@ -437,6 +451,7 @@ scrape_target_free(struct scrape_target *t)
 	arena_free(&t->strings);
 	free(t->url);
 	free(t->last_error);
+	scrape_meta_free(&t->meta);
 	free(t);
 }
 
@@ -598,8 +613,11 @@ scrape_parse_page(struct scrape_target *t, const struct http_response *resp,
 			    textparse_error(&p));
 			return -1;
 		}
-		if (kind != TEXTPARSE_SERIES)
+		if (kind != TEXTPARSE_SERIES) {
+			if (sm->meta_read.m != NULL)
+				scrape_meta_line(&sm->meta_read, &p, kind);
 			continue;
+		}
 		scraped++;
 		raw = textparse_series(&p);
 		if (e == NULL && (e = scrape_cache_get(t->cache, raw)) ==
@@ -742,7 +760,7 @@ scrape_done_cb(const struct http_response *resp, void *arg)
 	uint64_t post = 0, added = 0;
 	double dur;
 	long scraped = 0;
-	int ok = 0;
+	int ok = 0, meta;
 
 	t->req = NULL;
 	/* The request's own monotonic time: a loopback scrape can take
@@ -764,8 +782,19 @@ scrape_done_cb(const struct http_response *resp, void *arg)
 	} else if (resp->status < 200 || resp->status > 299)
 		scrape_set_error(t, "server returned HTTP status %ld",
 		    resp->status);
-	else if ((scraped = scrape_parse_page(t, resp, &post, &added)) >= 0)
-		ok = 1;
+	else {
+		meta = sm->meta_every_ms > 0 &&
+		    t->start_ms - t->meta_read_ms >= sm->meta_every_ms;
+		if (meta)
+			scrape_meta_begin(&sm->meta_read, &t->meta);
+		scraped = scrape_parse_page(t, resp, &post, &added);
+		ok = scraped >= 0;
+		if (meta && ok) {
+			scrape_meta_end(&sm->meta_read);
+			t->meta_read_ms = t->start_ms;
+		} else if (meta)
+			scrape_meta_abort(&sm->meta_read);
+	}
 	scrape_target_finish(t, ok, dur, scraped, post, added);
 }
 
@@ -1470,6 +1499,14 @@ scrape_manager_apply(struct scrape_manager *sm, const struct config *cfg)
 
 	sm->cfg = cfg;
 	sm->phase_seed = scrape_phase_seed(cfg);
+	sm->meta_every_ms = 0;
+	for (i = 0; i < cfg->nremote_write; i++) {
+		const struct config_remote_write *rw = &cfg->remote_write[i];
+
+		if (rw->metadata_send && (sm->meta_every_ms == 0 ||
+		    rw->metadata_send_interval_ms < sm->meta_every_ms))
+			sm->meta_every_ms = rw->metadata_send_interval_ms;
+	}
 	TAILQ_FOREACH(pool, &sm->pools, entry)
 		pool->keep = 0;
 	for (i = 0; i < cfg->nscrape; i++) {
@@ -1551,6 +1588,8 @@ scrape_manager_free(struct scrape_manager *sm)
 	labels_free(&sm->ls);
 	arena_free(&sm->arena);
 	free(sm->samples);
+	scrape_meta_read_free(&sm->meta_read);
+	free(sm->meta_lists);
 	free(sm);
 }
 
@@ -1566,6 +1605,29 @@ scrape_manager_target_count(struct scrape_manager *sm)
 			n++;
 	}
 	return n;
+}
+
+size_t
+scrape_manager_metadata(struct scrape_manager *sm, struct lstr **out,
+    size_t *cap)
+{
+	struct scrape_pool *pool;
+	struct scrape_target *t;
+	size_t n = 0;
+
+	TAILQ_FOREACH(pool, &sm->pools, entry) {
+		TAILQ_FOREACH(t, &pool->targets, entry) {
+			if (t->meta.enc.len == 0)
+				continue;
+			if (n == sm->meta_lists_cap) {
+				sm->meta_lists_cap = n == 0 ? 64 : n * 2;
+				sm->meta_lists = xreallocarray(sm->meta_lists,
+				    sm->meta_lists_cap, sizeof *sm->meta_lists);
+			}
+			sm->meta_lists[n++] = &t->meta;
+		}
+	}
+	return scrape_meta_unique(sm->meta_lists, n, out, cap);
 }
 
 void

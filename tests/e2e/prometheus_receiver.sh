@@ -50,6 +50,8 @@ remote_write:
   - url: $PROM_URL/api/v1/write
     queue_config:
       batch_send_deadline: 1s
+    metadata_config:
+      send_interval: 1s
 EOF
 sender_start sender "$T/sender.yml"
 eval "SENDER_ADDR=\$SENDER_ADDR_sender"
@@ -92,6 +94,16 @@ expect "count({job=\"node\",env!=\"e2e\"})" ""
 http_ok "http://$SENDER_ADDR/metrics" ||
     fail "the sender does not serve /metrics on $SENDER_ADDR"
 echo "ok   the sender serves /metrics on $SENDER_ADDR"
+if [ "$RW_SENDER" != prometheus ]; then
+	curl -fsS "http://$SENDER_ADDR/metrics" >"$T/sender-metrics.txt"
+	sent=$(sed -n 's/^promlet_remote_storage_metadata_total{[^}]*} //p' \
+	    "$T/sender-metrics.txt")
+	failed=$(sed -n 's/^promlet_remote_storage_metadata_failed_total{[^}]*} //p' \
+	    "$T/sender-metrics.txt")
+	[ "${sent:-0}" -gt 0 ] && [ "$failed" = 0 ] ||
+	    fail "metadata: ${sent:-none} accepted, ${failed:-none} rejected"
+	echo "ok   Prometheus accepted $sent metadata entries, rejected none"
+fi
 
 # The values follow the target.
 expect "e2e_vanishing{$base}" 7

@@ -639,6 +639,9 @@ test_errors(void **state)
 		    "{max_samples_per_send: 0}}]\n", "t.yml:1:52: "
 		    "max_samples_per_send: metadata max_samples_per_send must "
 		    "be positive" },
+		{ "remote_write: [{url: 'http://a', metadata_config: "
+		    "{send_interval: 0s}}]\n", "t.yml:1:52: "
+		    "send_interval: metadata send_interval must be positive" },
 		{ "remote_write: [{url: 'http://a', protobuf_message: x}]\n",
 		    "t.yml:1:34: protobuf_message: invalid protobuf_message "
 		    "value: unknown type for remote write protobuf message x, "
