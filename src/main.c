@@ -353,11 +353,6 @@ main_commit_cb(void *arg)
 		event_active(d->maint, 0, 1);
 }
 
-/*
- * Match endpoints by name: an unchanged one keeps its queue and cursor,
- * a changed or removed one is stopped first (so its reader releases the
- * cursor name), then new ones start.
- */
 /* Remote write's metadata: the scrape targets' distinct entries. */
 static size_t
 main_metadata(void *arg, struct lstr **out, size_t *cap)
@@ -369,6 +364,11 @@ main_metadata(void *arg, struct lstr **out, size_t *cap)
 	return scrape_manager_metadata(d->scrape, out, cap);
 }
 
+/*
+ * Match endpoints by name: an unchanged one keeps its queue and cursor,
+ * a changed or removed one is stopped first (so its reader releases the
+ * cursor name), then new ones start.
+ */
 static int
 main_apply_remote_writes(struct daemon *d, const struct config *cfg,
     char **cause)
