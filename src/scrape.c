@@ -71,6 +71,7 @@ struct scrape_target {
 	char				*url;
 	uint64_t			 hash;
 	int				 keep;		/* mark for sync */
+	int				 dropped;	/* by relabeling */
 
 	int64_t				 next_ms;	/* scheduled start */
 	struct scrape_slot		*slot;		/* while scheduled */
@@ -140,6 +141,13 @@ struct scrape_pool {
 	uint64_t			 hash;
 	int				 keep;
 	struct scrape_targets		 targets;
+	/*
+	 * What relabeling dropped at the last sync, for /api/v1/targets:
+	 * discovered labels only, at most keep_dropped_targets of them
+	 * (0: all, as Prometheus), and how many there were in all.
+	 */
+	struct scrape_targets		 dropped;
+	size_t				 ndropped;
 	/*
 	 * Set while the pool has more targets than its target_limit: every
 	 * target then fails each scrape with it, without a request, as in
@@ -421,13 +429,12 @@ scrape_target_create(struct scrape_pool *pool, const struct target_group *g,
 	labels_free(&ls);
 	return t;
 drop:
+	/* Kept for droppedTargets: the discovered labels and their strings. */
 	labels_free(&ls);
 	buf_free(&url);
 	labels_free(&t->labels);
-	labels_free(&t->discovered);
-	arena_free(&t->strings);
-	free(t);
-	return NULL;
+	t->dropped = 1;
+	return t;
 }
 
 static void
@@ -1244,6 +1251,18 @@ scrape_pool_check_limit(struct scrape_pool *pool)
 	}
 }
 
+static void
+scrape_pool_drop(struct scrape_pool *pool, struct scrape_target *t)
+{
+	uint64_t keep = pool->sc->keep_dropped_targets;
+
+	if (keep == 0 || pool->ndropped < keep)
+		TAILQ_INSERT_TAIL(&pool->dropped, t, entry);
+	else
+		scrape_target_free(t);
+	pool->ndropped++;
+}
+
 /* Rebuild a pool's targets from its sources, keeping unchanged ones. */
 static void
 scrape_pool_sync(struct scrape_pool *pool)
@@ -1258,6 +1277,11 @@ scrape_pool_sync(struct scrape_pool *pool)
 	size_t i, k, n = 0, started = 0;
 
 	TAILQ_INIT(&fresh);
+	while ((t = TAILQ_FIRST(&pool->dropped)) != NULL) {
+		TAILQ_REMOVE(&pool->dropped, t, entry);
+		scrape_target_free(t);
+	}
+	pool->ndropped = 0;
 	TAILQ_FOREACH(old, &pool->targets, entry) {
 		old->keep = 0;
 		n++;
@@ -1274,8 +1298,10 @@ scrape_pool_sync(struct scrape_pool *pool)
 			for (k = 0; k < s->groups[i].ntargets; k++) {
 				t = scrape_target_create(pool, &s->groups[i],
 				    s->groups[i].targets[k]);
-				if (t == NULL)
+				if (t->dropped) {
+					scrape_pool_drop(pool, t);
 					continue;
+				}
 				/*
 				 * Listed before with the same labels, and kept
 				 * or started then: one target, not two.
@@ -1420,6 +1446,10 @@ scrape_pool_free(struct scrape_pool *pool)
 		TAILQ_REMOVE(&pool->targets, t, entry);
 		scrape_target_free(t);
 	}
+	while ((t = TAILQ_FIRST(&pool->dropped)) != NULL) {
+		TAILQ_REMOVE(&pool->dropped, t, entry);
+		scrape_target_free(t);
+	}
 	while ((s = TAILQ_FIRST(&pool->sources)) != NULL) {
 		TAILQ_REMOVE(&pool->sources, s, entry);
 		scrape_source_free(s);
@@ -1536,6 +1566,7 @@ scrape_manager_apply(struct scrape_manager *sm, const struct config *cfg)
 		pool->hash = h;
 		pool->keep = 1;
 		TAILQ_INIT(&pool->targets);
+		TAILQ_INIT(&pool->dropped);
 		TAILQ_INIT(&pool->sources);
 		TAILQ_INSERT_TAIL(&sm->pools, pool, entry);
 		scrape_pool_static(sm, pool);
@@ -1735,5 +1766,28 @@ scrape_manager_write_targets(struct scrape_manager *sm, struct buf *b)
 			    "unknown");
 		}
 	}
-	buf_puts(b, "],\"droppedTargets\":[]}}");
+	buf_puts(b, "],\"droppedTargets\":[");
+	first = 1;
+	TAILQ_FOREACH(pool, &sm->pools, entry) {
+		TAILQ_FOREACH(t, &pool->dropped, entry) {
+			if (!first)
+				buf_putc(b, ',');
+			first = 0;
+			buf_puts(b, "{\"discoveredLabels\":");
+			scrape_json_labels(b, &t->discovered);
+			buf_puts(b, ",\"scrapePool\":");
+			buf_put_json_string(b, pool->job, strlen(pool->job));
+			buf_putc(b, '}');
+		}
+	}
+	buf_puts(b, "],\"droppedTargetCounts\":{");
+	first = 1;
+	TAILQ_FOREACH(pool, &sm->pools, entry) {
+		if (!first)
+			buf_putc(b, ',');
+		first = 0;
+		buf_put_json_string(b, pool->job, strlen(pool->job));
+		buf_printf(b, ":%zu", pool->ndropped);
+	}
+	buf_puts(b, "}}}");
 }

@@ -5,7 +5,8 @@
 # reports up=0 and stale-marks what the targets had; back within the
 # limit, it scrapes again without a reload. Other jobs are not touched.
 # The job logs the limit once; a target failing on its own after it
-# logs as any failing target does.
+# logs as any failing target does. What relabeling dropped is listed in
+# droppedTargets, at most keep_dropped_targets of it, and counted.
 . "$TOP_SRCDIR/tests/e2e/lib.sh"
 
 $PY "$HELPERS/fake_target.py" --port-file "$T/ports" --log "$T/scrapes.jsonl" \
@@ -23,6 +24,7 @@ F=127.0.0.1:$(sed -n 4p "$T/ports" | cut -d' ' -f1)
 E=127.0.0.1:$(sed -n 5p "$T/ports" | cut -d' ' -f1)
 # Listed but dropped by relabeling: not counted.
 D=127.0.0.1:1
+D2=127.0.0.1:2
 RPORT=$(cat "$T/rport")
 WEB=127.0.0.1:$(free_port)
 mkdir "$T/sd"
@@ -34,12 +36,13 @@ global:
 scrape_configs:
   - job_name: limited
     target_limit: 3
+    keep_dropped_targets: 1
     file_sd_configs:
       - files: ['$T/sd/*.json']
         refresh_interval: 10m
     relabel_configs:
       - source_labels: [__address__]
-        regex: '$D'
+        regex: '127\.0\.0\.1:[12]'
         action: drop
   - job_name: free
     static_configs: [{targets: ['$F']}]
@@ -47,9 +50,9 @@ remote_write:
   - url: http://127.0.0.1:$RPORT/push
     queue_config: {batch_send_deadline: 200ms}
 EOT
-# Four targets once relabeled and merged: A twice, D dropped.
-printf '[{"targets": ["%s", "%s", "%s", "%s", "%s", "%s"]}]\n' \
-    "$A" "$B" "$A" "$C" "$D" "$E" >"$T/sd/x.json"
+# Four targets once relabeled and merged: A twice, D and D2 dropped.
+printf '[{"targets": ["%s", "%s", "%s", "%s", "%s", "%s", "%s"]}]\n' \
+    "$A" "$B" "$A" "$C" "$D" "$E" "$D2" >"$T/sd/x.json"
 
 start promlet "$PROMLET" --config.file="$T/promlet.yml" \
     --storage.agent.path="$T/wal" --web.listen-address="$WEB"
@@ -74,6 +77,18 @@ over() {
 	    "limited/$C down $ERR" "limited/$E down $ERR"
 }
 wait_for 10 over || fail "limit not enforced: $(targets)"
+# "POOL ADDRESS FILE" per dropped target, then the counts.
+dropped() {
+	curl -fsS "http://$WEB/api/v1/targets" | $PY -c '
+import json, sys
+d = json.load(sys.stdin)["data"]
+for t in d["droppedTargets"]:
+    l = t["discoveredLabels"]
+    print(t["scrapePool"], l["__address__"], l["__meta_filepath"].split("/")[-1])
+print(json.dumps(d["droppedTargetCounts"], sort_keys=True))'
+}
+[ "$(dropped)" = "limited $D x.json
+{\"free\": 0, \"limited\": 2}" ] || fail "dropped targets: $(dropped)"
 sleep 1.5
 over || fail "limit no longer enforced: $(targets)"
 curl -fsS "http://$WEB/metrics" >"$T/metrics.txt"
@@ -91,6 +106,8 @@ under() {
 	    "limited/$E down server returned HTTP status 500"
 }
 wait_for 10 under || fail "not scraping within the limit: $(targets)"
+[ "$(dropped)" = "limited $D x.json
+{\"free\": 0, \"limited\": 1}" ] || fail "dropped targets after the change: $(dropped)"
 sleep 1.5
 kill -INT "$PID_promlet"
 wait "$PID_promlet"; rc=$?
