@@ -61,3 +61,10 @@ wait_for() {
 http_ok() {
 	curl -fsS -o /dev/null --max-time 2 "$1"
 }
+
+# metric_value ADDR SERIES: the value of SERIES on ADDR's /metrics, empty
+# when it is not there. SERIES is a sed regex for the name and labels as
+# written, e.g. 'up{job="a"}' or 'promlet_remote_storage_shards{[^}]*}'.
+metric_value() {
+	curl -fsS "http://$1/metrics" | sed -n "s/^$2 //p"
+}

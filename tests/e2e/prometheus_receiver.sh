@@ -95,11 +95,10 @@ http_ok "http://$SENDER_ADDR/metrics" ||
     fail "the sender does not serve /metrics on $SENDER_ADDR"
 echo "ok   the sender serves /metrics on $SENDER_ADDR"
 if [ "$RW_SENDER" != prometheus ]; then
-	curl -fsS "http://$SENDER_ADDR/metrics" >"$T/sender-metrics.txt"
-	sent=$(sed -n 's/^promlet_remote_storage_metadata_total{[^}]*} //p' \
-	    "$T/sender-metrics.txt")
-	failed=$(sed -n 's/^promlet_remote_storage_metadata_failed_total{[^}]*} //p' \
-	    "$T/sender-metrics.txt")
+	sent=$(metric_value "$SENDER_ADDR" \
+	    'promlet_remote_storage_metadata_total{[^}]*}')
+	failed=$(metric_value "$SENDER_ADDR" \
+	    'promlet_remote_storage_metadata_failed_total{[^}]*}')
 	[ "${sent:-0}" -gt 0 ] && [ "$failed" = 0 ] ||
 	    fail "metadata: ${sent:-none} accepted, ${failed:-none} rejected"
 	echo "ok   Prometheus accepted $sent metadata entries, rejected none"

@@ -51,8 +51,7 @@ start promlet "$PROMLET" --config.file="$T/promlet.yml" \
 wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
 # metric NAME ENDPOINT: promlet_remote_storage_NAME of the endpoint.
 metric() {
-	curl -fsS "http://$WEB/metrics" |
-	    sed -n "s/^promlet_remote_storage_$1{remote_name=\"$2\"} //p"
+	metric_value "$WEB" "promlet_remote_storage_$1{remote_name=\"$2\"}"
 }
 at_least() {
 	[ "$(metric "$1" "$2")" -ge "$3" ]
@@ -70,16 +69,13 @@ wait "$PID_promlet"; rc=$?
 grep -q 'remote write rejected metadata, dropped.*remote_name=c.*status=400' \
     "$T/promlet.log" || fail "rejected metadata not logged"
 
-$PY - "$T/a.jsonl" "$T/b.jsonl" <<'PYEOF' || fail "receiver checks failed"
-import json, sys
-ok = True
-def check(cond, msg):
-    global ok
-    print(("ok   " if cond else "FAIL ") + msg)
-    ok = ok and cond
-def requests(path):
-    return [json.loads(l) for l in open(path)]
-a = requests(sys.argv[1])
+$PY - "$HELPERS" "$T/a.jsonl" "$T/b.jsonl" <<'PYEOF' ||
+import sys
+sys.path.insert(0, sys.argv[1])
+from rwcheck import Checker, Records  # noqa: E402
+c = Checker()
+check = c.check
+a = Records(sys.argv[2]).all
 meta = [r for r in a if r["metadata"]]
 want = {
     (1, "counter", "Incremented after each scrape.", ""),
@@ -98,8 +94,9 @@ check(all(r["headers"].get("content-encoding") == "snappy" and
           for r in meta), "remote-write headers")
 check(all(r["accepted"] for r in meta), "accepted")
 check(sum(len(r["timeseries"]) for r in a) > 0, "samples sent as before")
-b = requests(sys.argv[2])
+b = Records(sys.argv[3]).all
 check(b and not any(r["metadata"] for r in b), "send: false sends samples only")
-sys.exit(0 if ok else 1)
+sys.exit(1 if c.failed else 0)
 PYEOF
+    fail "receiver checks failed"
 pass

@@ -31,8 +31,7 @@ start promlet "$PROMLET" --config.file="$T/promlet.yml" \
 wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
 
 shards() {
-	curl -fsS "http://$WEB/metrics" |
-	    sed -n 's/^promlet_remote_storage_shards{[^}]*} //p'
+	metric_value "$WEB" 'promlet_remote_storage_shards{[^}]*}'
 }
 # 2000 samples/s at 200 per 0.25 s request need about 3 shards.
 i=0

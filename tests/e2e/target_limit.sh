@@ -91,9 +91,8 @@ print(json.dumps(d["droppedTargetCounts"], sort_keys=True))'
 {\"free\": 0, \"limited\": 2}" ] || fail "dropped targets: $(dropped)"
 sleep 1.5
 over || fail "limit no longer enforced: $(targets)"
-curl -fsS "http://$WEB/metrics" >"$T/metrics.txt"
-n=$(sed -n 's/^promlet_scrapes_exceeded_limit_total{limit="target_limit"} //p' \
-    "$T/metrics.txt")
+n=$(metric_value "$WEB" \
+    'promlet_scrapes_exceeded_limit_total{limit="target_limit"}')
 [ "${n:-0}" -ge 8 ] || fail "target_limit scrapes counted: ${n:-none}"
 
 # Back within the limit through discovery alone: A and B scrape again,
@@ -128,59 +127,46 @@ grep 'scrape failed' "$T/promlet.log" | grep -q "target=http://$E/metrics" ||
     fail "E's own failure not logged"
 
 # What the targets and the receiver saw.
-$PY - "$T/scrapes.jsonl" "$T/recv.jsonl" "$A" "$B" "$C" "$F" <<'PYEOF' ||
+$PY - "$HELPERS" "$T/scrapes.jsonl" "$T/recv.jsonl" "$A" "$B" "$C" "$F" \
+    <<'PYEOF' ||
 import json, sys
-slog, rlog, A, B, C, F = sys.argv[1:7]
-STALE = 0x7ff0000000000002
-ok = True
-def check(cond, msg):
-    global ok
-    print(("ok   " if cond else "FAIL ") + msg)
-    ok = ok and cond
+helpers, slog, rlog, A, B, C, F = sys.argv[1:8]
+sys.path.insert(0, helpers)
+from rwcheck import STALE_BITS, Checker, Records, has  # noqa: E402
+c = Checker()
 # fake_target numbers its targets from 0 in the order of the ports file.
 asked = {}
 for line in open(slog):
     r = json.loads(line)
     asked[r["target"]] = asked.get(r["target"], 0) + 1
-check(asked.get(2, 0) == 0, "C, never within the limit, was never asked")
-check(asked.get(0, 0) >= 2 and asked.get(1, 0) >= 2, "A and B scraped after")
-check(asked.get(3, 0) >= 6, "the other job scraped throughout")
-series = {}
-for line in open(rlog):
-    r = json.loads(line)
-    if not r.get("accepted"):
-        continue
-    for ts in r["timeseries"]:
-        key = tuple(sorted(map(tuple, ts["labels"])))
-        for t, bits in ts["samples"]:
-            series.setdefault(key, []).append((t, int(bits, 16)))
+c.check(asked.get(2, 0) == 0, "C, never within the limit, was never asked")
+c.check(asked.get(0, 0) >= 2 and asked.get(1, 0) >= 2, "A and B scraped after")
+c.check(asked.get(3, 0) >= 6, "the other job scraped throughout")
+recv = Records(rlog).received()
 def find(name, inst, job):
-    for k, v in series.items():
-        d = dict(k)
-        if d.get("__name__") == name and d.get("instance") == inst and \
-                d.get("job") == job:
-            return [b for _, b in sorted(v)]
-    return []
+    """The series' value bits in timestamp order."""
+    got = [s for s in recv if has(s, name, instance=inst, job=job)]
+    return [s.bits for s in sorted(got, key=lambda s: (s.t, s.bits))]
 def live(v):
     # promlet stale-marks every series it scraped when it stops.
-    return [b for b in v if b != STALE]
+    return [b for b in v if b != STALE_BITS]
 ZERO, ONE = 0, 0x3ff0000000000000
 up_a = live(find("up", A, "limited"))
-check(len(up_a) >= 4 and up_a[0] == ZERO and up_a[-1] == ONE and
-      up_a == sorted(up_a, key=lambda b: b == ONE),
-      "A: up=0 while over the limit, then up=1 (%d samples)" % len(up_a))
+c.check(len(up_a) >= 4 and up_a[0] == ZERO and up_a[-1] == ONE and
+        up_a == sorted(up_a, key=lambda b: b == ONE),
+        "A: up=0 while over the limit, then up=1 (%d samples)" % len(up_a))
 up_c = find("up", C, "limited")
-check(len(up_c) >= 3 and set(up_c[:-1]) == {ZERO} and up_c[-1] == STALE,
-      "C: up=0 only, stale once removed")
+c.check(len(up_c) >= 3 and set(up_c[:-1]) == {ZERO} and
+        up_c[-1] == STALE_BITS, "C: up=0 only, stale once removed")
 dur_c = find("scrape_duration_seconds", C, "limited")
-check(len(dur_c) >= 3 and set(dur_c[:-1]) == {ZERO},
-      "C: scrape_duration_seconds 0, no request made")
+c.check(len(dur_c) >= 3 and set(dur_c[:-1]) == {ZERO},
+        "C: scrape_duration_seconds 0, no request made")
 cnt_a = live(find("counter", A, "limited"))
-check(len(cnt_a) >= 2 and cnt_a[0] == ZERO,
-      "A's first page after the limit was its first scrape")
+c.check(len(cnt_a) >= 2 and cnt_a[0] == ZERO,
+        "A's first page after the limit was its first scrape")
 up_f = live(find("up", F, "free"))
-check(len(up_f) >= 6 and set(up_f) == {ONE}, "the other job up throughout")
-sys.exit(0 if ok else 1)
+c.check(len(up_f) >= 6 and set(up_f) == {ONE}, "the other job up throughout")
+sys.exit(1 if c.failed else 0)
 PYEOF
     fail "receiver checks failed"
 pass
