@@ -310,8 +310,9 @@ scrape_format_duration(char *out, size_t len, int64_t ms)
 }
 
 /*
- * Build a target from one address of a group. Returns NULL when
- * relabel_configs drop it or its address is unusable.
+ * Build a target from one address of a group. One that relabel_configs
+ * drop, or whose address is unusable, comes back with dropped set and
+ * only its discovered labels, for droppedTargets.
  */
 static struct scrape_target *
 scrape_target_create(struct scrape_pool *pool, const struct target_group *g,
