@@ -276,47 +276,40 @@ wait "$PID_promlet"; rc=$?
 [ "$rc" = 0 ] || fail "promlet exited $rc"
 
 # What the receiver saw.
-$PY - "$T/recv.jsonl" "$PA" "$PK" <<'PYEOF' || fail "receiver checks failed"
-import json, sys
-path, PA, PK = sys.argv[1:4]
-STALE = 0x7ff0000000000002
-series = {}
-for line in open(path):
-    r = json.loads(line)
-    if not r.get("accepted"):
-        continue
-    for ts in r["timeseries"]:
-        key = tuple(sorted(map(tuple, ts["labels"])))
-        for t, bits in ts["samples"]:
-            series.setdefault(key, []).append((t, int(bits, 16)))
-def find(**want):
-    for k, v in series.items():
-        d = dict(k)
-        if all(d.get(a) == b for a, b in want.items()):
-            return v
-    return None
-ok = True
-def check(cond, msg):
-    global ok
-    print(("ok   " if cond else "FAIL ") + msg)
-    ok = ok and cond
-a = find(__name__="counter", job="pods", pod="a")
-check(a is not None and len([s for s in a if s[1] != STALE]) >= 2,
-      "pod a was scraped with its relabelled labels")
-check(a is not None and a[-1][1] == STALE,
-      "pod a's series ended with a stale marker when it was deleted")
-k = find(__name__="now", job="kubelet", instance="node-a")
-check(k is not None, "node target scraped on the kubelet port, instance = node")
-e = find(__name__="counter", job="endpoints")
-check(e is not None, "endpoints target scraped")
-check(find(__name__="gauge", job="pods", pod="c") is not None,
-      "pod added across the relist scraped")
-check(find(__name__="counter", job="pods", pod="d") is not None,
-      "pod added after the token rotation scraped")
-b = find(__name__="counter", job="pods", pod="b")
-check(b is not None and all(s[1] != STALE for s in b[:-1]),
-      "pod b scraped without a stale marker across relists, token "
-      "rotation and reload")
-sys.exit(0 if ok else 1)
+$PY - "$HELPERS" "$T/recv.jsonl" <<'PYEOF' || fail "receiver checks failed"
+import sys
+helpers, path = sys.argv[1:3]
+sys.path.insert(0, helpers)
+from rwcheck import Checker, Records, has, ordering_problems  # noqa: E402
+c = Checker()
+recs = Records(path)
+probs = ordering_problems(recs)
+c.check(not probs, "each series' samples arrived in timestamp order",
+        "; ".join(probs[:3]))
+def find(name, **want):
+    """The first matching series' samples in timestamp order, or None."""
+    got = [s for s in recs.received() if has(s, name, **want)]
+    if not got:
+        return None
+    got = [s for s in got if s.labels == got[0].labels]
+    return sorted(got, key=lambda s: s.t)
+a = find("counter", job="pods", pod="a")
+c.check(a is not None and len([s for s in a if not s.stale]) >= 2,
+        "pod a was scraped with its relabelled labels")
+c.check(a is not None and a[-1].stale,
+        "pod a's series ended with a stale marker when it was deleted")
+c.check(find("now", job="kubelet", instance="node-a") is not None,
+        "node target scraped on the kubelet port, instance = node")
+c.check(find("counter", job="endpoints") is not None,
+        "endpoints target scraped")
+c.check(find("gauge", job="pods", pod="c") is not None,
+        "pod added across the relist scraped")
+c.check(find("counter", job="pods", pod="d") is not None,
+        "pod added after the token rotation scraped")
+b = find("counter", job="pods", pod="b")
+c.check(b is not None and not any(s.stale for s in b[:-1]),
+        "pod b scraped without a stale marker across relists, token "
+        "rotation and reload")
+sys.exit(1 if c.failed else 0)
 PYEOF
 pass

@@ -118,44 +118,40 @@ wait "$PID_promlet"; rc=$?
 [ "$rc" = 0 ] || fail "promlet exited $rc"
 
 # What the receiver saw.
-$PY - "$T/recv.jsonl" "$A" "$B" <<'PYEOF' || fail "receiver checks failed"
-import json, struct, sys
-path, A, B = sys.argv[1:4]
-STALE = 0x7ff0000000000002
-series = {}
-for line in open(path):
-    r = json.loads(line)
-    if not r.get("accepted"):
-        continue
-    for ts in r["timeseries"]:
-        key = tuple(sorted(map(tuple, ts["labels"])))
-        for t, bits in ts["samples"]:
-            series.setdefault(key, []).append((t, int(bits, 16)))
+$PY - "$HELPERS" "$T/recv.jsonl" "$A" "$B" <<'PYEOF' ||
+import sys
+helpers, path, A, B = sys.argv[1:5]
+sys.path.insert(0, helpers)
+from rwcheck import Checker, Records, has, ordering_problems  # noqa: E402
+c = Checker()
+recs = Records(path)
+probs = ordering_problems(recs)
+c.check(not probs, "each series' samples arrived in timestamp order",
+        "; ".join(probs[:3]))
 def find(name, inst, job=None):
-    for k, v in series.items():
-        d = dict(k)
-        if d.get("__name__") == name and d.get("instance") == inst and \
-                (job is None or d.get("job") == job):
-            return v
-    return None
-ok = True
-def check(cond, msg):
-    global ok
-    print(("ok   " if cond else "FAIL ") + msg)
-    ok = ok and cond
-c = find("counter", A)
-check(c is not None and len(c) > 8, "static target scraped across reloads")
-if c:
-    live = [s for s in c if s[1] != STALE]
-    gaps = [b[0] - a[0] for a, b in zip(live, live[1:])]
-    check(max(gaps) < 900, "no gap in the unchanged target (max %d ms)" % max(gaps))
-    vals = [struct.unpack("<d", struct.pack("<Q", b))[0] for _, b in live]
-    check(vals == list(range(len(vals))), "counter never restarted or repeated")
-    check(c[-1][1] == STALE, "removed job's series ended with a stale marker")
+    """The first matching series' samples in timestamp order, or None."""
+    got = [s for s in recs.received() if has(s, name, instance=inst) and
+           (job is None or has(s, job=job))]
+    if not got:
+        return None
+    got = [s for s in got if s.labels == got[0].labels]
+    return sorted(got, key=lambda s: s.t)
+cnt = find("counter", A)
+c.check(cnt is not None and len(cnt) > 8,
+        "static target scraped across reloads")
+if cnt:
+    live = [s for s in cnt if not s.stale]
+    gaps = [b.t - a.t for a, b in zip(live, live[1:])]
+    c.check(max(gaps) < 900,
+            "no gap in the unchanged target (max %d ms)" % max(gaps))
+    c.check([s.v for s in live] == list(range(len(live))),
+            "counter never restarted or repeated")
+    c.check(cnt[-1].stale, "removed job's series ended with a stale marker")
 g = find("gauge", B, "files")
-check(g is not None and g[-1][1] == STALE,
-      "target removed from file_sd got a stale marker")
-check(find("gauge", B, "extra") is not None, "job added by reload scraped")
-sys.exit(0 if ok else 1)
+c.check(g is not None and g[-1].stale,
+        "target removed from file_sd got a stale marker")
+c.check(find("gauge", B, "extra") is not None, "job added by reload scraped")
+sys.exit(1 if c.failed else 0)
 PYEOF
+    fail "receiver checks failed"
 pass
