@@ -229,5 +229,7 @@ uint64_t	 config_remote_write_hash(const struct config_remote_write *);
 int		 config_parse_size(const char *, uint64_t *bytes);
 /* "pod", "node", ... */
 const char	*config_k8s_role_name(enum config_k8s_role);
+/* A copy of a URL fit for logs: the password of user:pass@ as <secret>. */
+char		*config_redact_url(const char *);
 
 #endif

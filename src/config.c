@@ -775,7 +775,7 @@ config_empty(const char *s)
  * A copy of a URL fit for messages: the password of "user:pass@" becomes
  * <secret> (all of the userinfo when there is no scheme to go by).
  */
-static char *
+char *
 config_redact_url(const char *url)
 {
 	const char *scheme, *start, *end, *at, *colon;

@@ -149,22 +149,6 @@ k8s_sd_error_text(const struct http_response *resp)
 	return out;
 }
 
-/* A URL without what could be user:password@. */
-static const char *
-k8s_sd_url_for_log(const char *url)
-{
-	const char *host = strstr(url, "://"), *at, *slash;
-
-	if (host == NULL)
-		return url;
-	host += 3;
-	at = strchr(host, '@');
-	slash = strchr(host, '/');
-	if (at != NULL && (slash == NULL || at < slash))
-		return at + 1;
-	return url;
-}
-
 /* ---- targets ----------------------------------------------------------- */
 
 static json_t *
@@ -723,7 +707,7 @@ k8s_sd_disc_create(struct k8s_sd *sd, const struct config_k8s_sd *cfg,
 {
 	const struct config_k8s_selector *sel, *nsel;
 	struct k8s_sd_disc *d;
-	char **ns = NULL, *own = NULL, *node = NULL, *nfield = NULL;
+	char **ns = NULL, *own = NULL, *node = NULL, *nfield = NULL, *api;
 	size_t nns = 0, i, k;
 	enum config_k8s_role role = cfg->role;
 
@@ -795,9 +779,10 @@ k8s_sd_disc_create(struct k8s_sd *sd, const struct config_k8s_sd *cfg,
 	free(ns);
 	for (i = 0; i < d->nw; i++)
 		k8s_sd_watch_list(d->w[i]);
+	api = config_redact_url(d->base_url);
 	log_info("kubernetes_sd: started", "job=%s role=%s api=%s watches=%zu",
-	    sd->job, config_k8s_role_name(role), k8s_sd_url_for_log(
-	    d->base_url), d->nw);
+	    sd->job, config_k8s_role_name(role), api, d->nw);
+	free(api);
 	return d;
 }
 
