@@ -79,6 +79,14 @@ struct config_file_sd {
 	int64_t			  refresh_interval_ms;	/* default 5m */
 };
 
+/* http_sd_configs. */
+struct config_http_sd {
+	char			*url;		/* http(s)://host... */
+	int64_t			 refresh_interval_ms;	/* def. 60s */
+	struct config_http	 http;
+	unsigned		 line;
+};
+
 /* kubernetes_sd_configs. */
 enum config_k8s_role {
 	CONFIG_K8S_POD = 0,
@@ -143,6 +151,8 @@ struct config_scrape {
 	uint64_t		  keep_dropped_targets;		/* 0 = all */
 	struct config_k8s_sd	 *k8s_sd;
 	size_t			  nk8s_sd;
+	struct config_http_sd	 *http_sd;
+	size_t			  nhttp_sd;
 };
 
 struct config_queue {

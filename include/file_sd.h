@@ -28,6 +28,15 @@ void		 file_sd_free(struct file_sd *);
 /* Parse one file's content; exposed for tests. Returns -1 with *cause. */
 int		 file_sd_parse(const char *path, const char *buf, size_t len,
 		    struct target_group **, size_t *, char **cause);
+/*
+ * The JSON form alone (http_sd's too): unknown keys are errors, as in
+ * Prometheus's strict decoding of a target group. name prefixes errors.
+ */
+int		 file_sd_parse_json(const char *name, const char *buf,
+		    size_t len, struct target_group **, size_t *, char **cause);
+/* Set a label (a __meta_ one) on each of n groups. */
+void		 file_sd_groups_label(struct target_group *, size_t,
+		    const char *name, const char *value);
 void		 file_sd_groups_free(struct target_group *, size_t);
 
 #endif

@@ -935,7 +935,7 @@ config_unknown_key(struct config_ctx *ctx, const struct ynode *k,
 	if (len > 11 && strcmp(k->value + len - 11, "_sd_configs") == 0)
 		return config_error(ctx, k, k->value, "not supported by "
 		    "promlet (service discovery available: static_configs, "
-		    "file_sd_configs, kubernetes_sd_configs)");
+		    "file_sd_configs, http_sd_configs, kubernetes_sd_configs)");
 	for (i = 0; i < nlayers; i++) {
 		for (f = layers[i].fields; f->name != NULL; f++) {
 			d = config_distance(k->value, f->name);
@@ -1731,6 +1731,106 @@ config_file_sd_cb(struct config_ctx *ctx, const struct ynode *k,
 			    "name");
 		if (fsd->refresh_interval_ms == CONFIG_UNSET_I64)
 			fsd->refresh_interval_ms = 5 * CONFIG_MS_MINUTE;
+	}
+	return 0;
+}
+
+/* ---- http_sd_configs ---------------------------------------------------- */
+
+static const struct config_field config_http_sd_fields[] = {
+	CF("url", CF_STR, struct config_http_sd, url),
+	CF("refresh_interval", CF_DURATION, struct config_http_sd,
+	    refresh_interval_ms),
+	CEND
+};
+
+static void
+config_http_sd_free(struct config_http_sd *sd)
+{
+	free(sd->url);
+	config_http_free(&sd->http);
+}
+
+/* SDConfig.UnmarshalYAML's checks in its order, then promlet's own. */
+static int
+config_http_sd_finish(struct config_ctx *ctx, struct config_http_sd *sd,
+    struct config_http_parse *hp, const struct config_layer *l,
+    const struct ynode *item, const char *name)
+{
+	const struct ynode *at;
+	const char *host, *end, *p;
+	char *q;
+
+	if (config_empty(sd->url))
+		return config_error(ctx, item, name, "URL is missing");
+	at = config_at(l, "url");
+	/* Go's url.Parse refuses these; curl would fail on every refresh. */
+	for (p = sd->url; *p != '\0' && (unsigned char)*p > ' ' &&
+	    *p != 0x7f; p++)
+		;
+	if (*p != '\0') {
+		q = config_redact_url(sd->url);
+		config_error(ctx, at, "url", "invalid URL \"%s\"", q);
+		free(q);
+		return -1;
+	}
+	if (strncasecmp(sd->url, "http://", 7) == 0)
+		host = sd->url + 7;
+	else if (strncasecmp(sd->url, "https://", 8) == 0)
+		host = sd->url + 8;
+	else
+		return config_error(ctx, at, "url", "URL scheme must be "
+		    "'http' or 'https'");
+	end = host + strcspn(host, "/?#");
+	if ((p = memchr(host, '@', (size_t)(end - host))) != NULL)
+		host = p + 1;
+	if (host == end)
+		return config_error(ctx, at, "url", "host is missing in URL");
+	if (config_http_finish(ctx, hp, 1) == -1)
+		return -1;
+	if (sd->refresh_interval_ms == CONFIG_UNSET_I64)
+		sd->refresh_interval_ms = CONFIG_MS_MINUTE;
+	else if (sd->refresh_interval_ms <= 0)
+		/* Prometheus's ticker would panic on it. */
+		return config_error(ctx, config_at(l, "refresh_interval"),
+		    "refresh_interval", "must be greater than 0");
+	return 0;
+}
+
+static int
+config_http_sd_cb(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, void *obj)
+{
+	struct config_scrape *sc = obj;
+	const struct ynode *at[CONFIG_MAX_FIELDS];
+	struct config_http_parse hp;
+	struct config_http_sd *sd;
+	struct config_layer l[2];
+	char name[64];
+	size_t i;
+	int rc, seq;
+
+	if ((seq = config_list(ctx, v, k->value)) != 1)
+		return seq;
+	for (i = 0; i < v->n; i++) {
+		snprintf(name, sizeof name, "%s[%zu]", k->value, i);
+		sc->http_sd = xreallocarray(sc->http_sd, sc->nhttp_sd + 1,
+		    sizeof *sc->http_sd);
+		sd = &sc->http_sd[sc->nhttp_sd++];
+		memset(sd, 0, sizeof *sd);
+		sd->line = v->v[i]->line;
+		sd->refresh_interval_ms = CONFIG_UNSET_I64;
+		config_http_parse_init(&hp, &sd->http);
+		memset(at, 0, sizeof at);
+		l[0] = (struct config_layer){ config_http_sd_fields, sd, at };
+		l[1] = (struct config_layer){ config_http_fields, &hp, hp.at };
+		rc = config_map(ctx, name, v->v[i], l, 2);
+		if (rc == 0)
+			rc = config_http_sd_finish(ctx, sd, &hp, &l[0],
+			    v->v[i], name);
+		config_http_parse_clear(&hp);
+		if (rc == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -2646,6 +2746,7 @@ static const struct config_field config_scrape_fields[] = {
 	CFN("static_configs", config_static_cb),
 	CFN("file_sd_configs", config_file_sd_cb),
 	CFN("kubernetes_sd_configs", config_k8s_cb),
+	CFN("http_sd_configs", config_http_sd_cb),
 	CS("sample_limit", CF_U64, sample_limit),
 	CS("target_limit", CF_U64, target_limit),
 	CS("label_limit", CF_U64, label_limit),
@@ -2696,6 +2797,9 @@ config_scrape_free(struct config_scrape *sc)
 	for (i = 0; i < sc->nk8s_sd; i++)
 		config_k8s_free(&sc->k8s_sd[i]);
 	free(sc->k8s_sd);
+	for (i = 0; i < sc->nhttp_sd; i++)
+		config_http_sd_free(&sc->http_sd[i]);
+	free(sc->http_sd);
 	config_http_free(&sc->http);
 	relabel_rules_free(&sc->relabel);
 	relabel_rules_free(&sc->metric_relabel);
@@ -4246,6 +4350,17 @@ config_out_scrape(struct config_out *o, const struct config_scrape *sc)
 				config_out_bool(o, in + 6, "node", 1);
 			}
 			config_out_http(o, in + 4, &sd->http);
+		}
+	}
+	if (sc->nhttp_sd != 0) {
+		config_out_key(o, in, "http_sd_configs");
+		buf_putc(o->b, '\n');
+		for (i = 0; i < sc->nhttp_sd; i++) {
+			o->item = 1;
+			config_out_url(o, in + 4, "url", sc->http_sd[i].url);
+			config_out_duration(o, in + 4, "refresh_interval",
+			    sc->http_sd[i].refresh_interval_ms);
+			config_out_http(o, in + 4, &sc->http_sd[i].http);
 		}
 	}
 	config_out_relabel(o, in, "relabel_configs", &sc->relabel);

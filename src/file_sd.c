@@ -72,8 +72,17 @@ file_sd_add_label(struct target_group *g, const char *name, const char *value)
 	    (struct lstr){ xstrdup(value), strlen(value) });
 }
 
-/* Parse JSON with jansson into groups. */
-static int
+void
+file_sd_groups_label(struct target_group *g, size_t n, const char *name,
+    const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		file_sd_add_label(&g[i], name, value);
+}
+
+int
 file_sd_parse_json(const char *path, const char *buf, size_t len,
     struct target_group **out, size_t *nout, char **cause)
 {
@@ -267,7 +276,6 @@ file_sd_parse(const char *path, const char *buf, size_t len,
     struct target_group **out, size_t *nout, char **cause)
 {
 	const char *dot = strrchr(path, '.');
-	size_t i;
 	int rc;
 
 	if (dot != NULL && strcmp(dot, ".json") == 0)
@@ -280,10 +288,8 @@ file_sd_parse(const char *path, const char *buf, size_t len,
 		    ".yml or .yaml)", path);
 		return -1;
 	}
-	if (rc == 0) {
-		for (i = 0; i < *nout; i++)
-			file_sd_add_label(&(*out)[i], "__meta_filepath", path);
-	}
+	if (rc == 0)
+		file_sd_groups_label(*out, *nout, "__meta_filepath", path);
 	return rc;
 }
 

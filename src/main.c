@@ -30,6 +30,7 @@
 #include "config.h"
 #include "file_sd.h"
 #include "http.h"
+#include "http_sd.h"
 #include "k8s_sd.h"
 #include "log.h"
 #include "loop.h"
@@ -72,6 +73,8 @@ struct daemon {
 	size_t			 nfsd;
 	struct k8s_sd		**ksd;
 	size_t			 nksd;
+	struct http_sd		**hsd;
+	size_t			 nhsd;
 	struct web		*web;
 	struct config		*cfg;
 	struct event		*tick;
@@ -301,6 +304,7 @@ main_metrics_cb(struct buf *b, void *arg)
 	    (unsigned long long)ws.checkpoints,
 	    (unsigned long long)ws.series_checkpointed);
 	scrape_manager_write_metrics(d->scrape, b);
+	http_sd_write_metrics(b);
 	remote_write_write_metrics_all(d->rw, d->nrw, b);
 	/* One HELP/TYPE block for all endpoints' token metrics. */
 	aad = xcalloc(d->nrw + 1, sizeof *aad);
@@ -419,42 +423,49 @@ main_apply_remote_writes(struct daemon *d, const struct config *cfg,
 	return 0;
 }
 
-/* Discovery objects borrow the config: rebuild them on every apply. */
 static void
-main_apply_file_sd(struct daemon *d, const struct config *cfg)
+main_free_sd(struct daemon *d)
 {
 	size_t i;
 
 	for (i = 0; i < d->nfsd; i++)
 		file_sd_free(d->fsd[i]);
-	free(d->fsd);
-	d->fsd = xcalloc(cfg->nscrape + 1, sizeof *d->fsd);
-	d->nfsd = 0;
-	for (i = 0; i < cfg->nscrape; i++) {
-		if (cfg->scrape[i].nfile_sd == 0)
-			continue;
-		d->fsd[d->nfsd++] = file_sd_create(d->base, d->scrape,
-		    cfg->scrape[i].job_name, cfg->scrape[i].file_sd,
-		    cfg->scrape[i].nfile_sd);
-	}
-}
-
-static void
-main_apply_k8s_sd(struct daemon *d, const struct config *cfg)
-{
-	size_t i;
-
 	for (i = 0; i < d->nksd; i++)
 		k8s_sd_free(d->ksd[i]);
+	for (i = 0; i < d->nhsd; i++)
+		http_sd_free(d->hsd[i]);
+	free(d->fsd);
 	free(d->ksd);
+	free(d->hsd);
+	d->fsd = NULL;
+	d->ksd = NULL;
+	d->hsd = NULL;
+	d->nfsd = d->nksd = d->nhsd = 0;
+}
+
+/* Discovery objects borrow the config: rebuild them on every apply. */
+static void
+main_apply_sd(struct daemon *d, const struct config *cfg)
+{
+	const struct config_scrape *sc;
+	size_t i;
+
+	main_free_sd(d);
+	d->fsd = xcalloc(cfg->nscrape + 1, sizeof *d->fsd);
 	d->ksd = xcalloc(cfg->nscrape + 1, sizeof *d->ksd);
-	d->nksd = 0;
+	d->hsd = xcalloc(cfg->nscrape + 1, sizeof *d->hsd);
 	for (i = 0; i < cfg->nscrape; i++) {
-		if (cfg->scrape[i].nk8s_sd == 0)
-			continue;
-		d->ksd[d->nksd++] = k8s_sd_create(d->base, d->http, d->scrape,
-		    cfg->scrape[i].job_name, cfg->scrape[i].k8s_sd,
-		    cfg->scrape[i].nk8s_sd);
+		sc = &cfg->scrape[i];
+		if (sc->nfile_sd != 0)
+			d->fsd[d->nfsd++] = file_sd_create(d->base, d->scrape,
+			    sc->job_name, sc->file_sd, sc->nfile_sd);
+		if (sc->nk8s_sd != 0)
+			d->ksd[d->nksd++] = k8s_sd_create(d->base, d->http,
+			    d->scrape, sc->job_name, sc->k8s_sd, sc->nk8s_sd);
+		if (sc->nhttp_sd != 0)
+			d->hsd[d->nhsd++] = http_sd_create(d->base, d->http,
+			    d->scrape, sc->job_name, sc->http_sd,
+			    sc->nhttp_sd);
 	}
 }
 
@@ -472,8 +483,7 @@ main_reload(struct daemon *d, char **cause)
 		return -1;
 	}
 	scrape_manager_apply(d->scrape, cfg);
-	main_apply_file_sd(d, cfg);
-	main_apply_k8s_sd(d, cfg);
+	main_apply_sd(d, cfg);
 	if (main_apply_remote_writes(d, cfg, cause) == -1) {
 		/* Scraping goes on into the WAL; nothing is lost. */
 		log_error("reload: remote write setup failed", "err=%s",
@@ -675,8 +685,7 @@ main_run(struct main_flags *fl)
 		goto out;
 	}
 	scrape_manager_apply(d.scrape, d.cfg);
-	main_apply_file_sd(&d, d.cfg);
-	main_apply_k8s_sd(&d, d.cfg);
+	main_apply_sd(&d, d.cfg);
 
 	d.sig_int = evsignal_new(d.base, SIGINT, main_signal_cb, &d);
 	d.sig_term = evsignal_new(d.base, SIGTERM, main_signal_cb, &d);
@@ -710,12 +719,7 @@ out:
 	if (d.maint != NULL)
 		event_free(d.maint);
 	web_free(d.web);
-	for (i = 0; i < d.nfsd; i++)
-		file_sd_free(d.fsd[i]);
-	free(d.fsd);
-	for (i = 0; i < d.nksd; i++)
-		k8s_sd_free(d.ksd[i]);
-	free(d.ksd);
+	main_free_sd(&d);
 	scrape_manager_free(d.scrape);
 	for (i = 0; i < d.nrw; i++)
 		remote_write_free(d.rw[i]);

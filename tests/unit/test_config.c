@@ -387,7 +387,8 @@ test_errors(void **state)
 		{ "scrape_configs: [{job_name: a, consul_sd_configs: []}]\n",
 		    "t.yml:1:32: consul_sd_configs: not supported by promlet "
 		    "(service discovery available: static_configs, "
-		    "file_sd_configs, kubernetes_sd_configs)" },
+		    "file_sd_configs, http_sd_configs, kubernetes_sd_configs)"
+		},
 		{ "scrape_configs: [{job_name: a, oauth2: {}}]\n",
 		    "t.yml:1:32: oauth2: not supported by promlet: use "
 		    "authorization, or azuread for Azure Monitor" },
@@ -1020,6 +1021,60 @@ test_kubernetes_sd(void **state)
 }
 
 static void
+test_http_sd(void **state)
+{
+	const struct config_http_sd *sd;
+	struct config *cfg;
+
+	(void)state;
+	cfg = load_ok(
+	    "scrape_configs:\n"
+	    "  - job_name: h\n"
+	    "    http_sd_configs:\n"
+	    "      - url: http://sd.example:8080/targets?env=prod\n"
+	    "      - url: HTTPS://u:p@sd.example/t\n"
+	    "        refresh_interval: 15s\n"
+	    "        bearer_token_file: /t\n"
+	    "        tls_config: {ca_file: /ca}\n");
+	assert_int_equal(cfg->scrape[0].nhttp_sd, 2);
+	sd = &cfg->scrape[0].http_sd[0];
+	assert_string_equal(sd->url, "http://sd.example:8080/targets?env=prod");
+	assert_int_equal(sd->refresh_interval_ms, 60000);
+	assert_int_equal(sd->http.follow_redirects, 1);
+	assert_int_equal(sd->http.enable_http2, 1);
+	assert_int_equal(sd->line, 4);
+	sd = &cfg->scrape[0].http_sd[1];
+	assert_int_equal(sd->refresh_interval_ms, 15000);
+	assert_string_equal(sd->http.authorization_type, "Bearer");
+	assert_string_equal(sd->http.authorization_credentials_file, "/t");
+	assert_string_equal(sd->http.tls.ca_file, "/ca");
+	config_free(cfg);
+
+#define HSD "scrape_configs:\n  - job_name: h\n    http_sd_configs:\n"
+	expect_error(HSD "      - {refresh_interval: 1m}\n", "t.yml:4:9: "
+	    "http_sd_configs[0]: URL is missing");
+	expect_error(HSD "      - {url: 'sd:80'}\n", "t.yml:4:10: url: URL "
+	    "scheme must be 'http' or 'https'");
+	expect_error(HSD "      - {url: 'ftp://sd'}\n", "t.yml:4:10: url: "
+	    "URL scheme must be 'http' or 'https'");
+	expect_error(HSD "      - {url: 'http://'}\n", "t.yml:4:10: url: "
+	    "host is missing in URL");
+	expect_error(HSD "      - {url: 'http://u:pw@/x'}\n", "t.yml:4:10: "
+	    "url: host is missing in URL");
+	expect_error(HSD "      - {url: 'http://u:pw@a b/'}\n", "t.yml:4:10: "
+	    "url: invalid URL \"http://u:<secret>@a b/\"");
+	expect_error(HSD "      - {url: 'http://sd', refresh_interval: 0s}\n",
+	    "t.yml:4:28: refresh_interval: must be greater than 0");
+	expect_error(HSD "      - {url: 'http://sd', bearer_token: a, "
+	    "bearer_token_file: b}\n", "t.yml:4:45: bearer_token_file: at "
+	    "most one of bearer_token & bearer_token_file must be "
+	    "configured");
+	expect_error(HSD "      - {url: 'http://sd', files: [a]}\n",
+	    "t.yml:4:28: files: unknown key in http_sd_configs[0]");
+#undef HSD
+}
+
+static void
 test_file_sd_and_paths(void **state)
 {
 	struct config *cfg;
@@ -1220,6 +1275,9 @@ test_secrets_redacted(void **state)
 	    "      - role: pod\n"
 	    "        api_server: 'https://ku:SECRET-K8SURL@k:6443'\n"
 	    "        basic_auth: {username: ku, password: SECRET-K8SPW}\n"
+	    "    http_sd_configs:\n"
+	    "      - url: 'https://hu:SECRET-HSDURL@h/sd'\n"
+	    "        authorization: {credentials: SECRET-HSDCRED}\n"
 	    "remote_write:\n"
 	    "  - url: 'https://ru:SECRET-URL@r/w'\n"
 	    "    headers: {X-Api-Key: SECRET-HEADER}\n"
@@ -1360,6 +1418,9 @@ test_dump_roundtrip(void **state)
 	    "      - role: service\n"
 	    "        namespaces: {names: [n]}\n"
 	    "        selectors: [{role: service, label: a=b}]\n"
+	    "    http_sd_configs:\n"
+	    "      - {url: 'http://sd/t', refresh_interval: 2m,"
+	    " basic_auth: {username: u, password_file: /p}}\n"
 	    "    tls_config: {insecure_skip_verify: true}\n"
 	    "    metric_relabel_configs:\n"
 	    "      - {source_labels: [a, b], separator: ',', regex: '(.+)',"
@@ -1688,6 +1749,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_azuread),
 		cmocka_unit_test(test_kubernetes_sd),
+		cmocka_unit_test(test_http_sd),
 		cmocka_unit_test(test_file_sd_and_paths),
 		cmocka_unit_test(test_http_mapping),
 		cmocka_unit_test(test_remote_write_options),

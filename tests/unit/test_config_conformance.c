@@ -8,8 +8,8 @@
  * in Prometheus: good files load, bad files fail with the same message
  * (promlet prefixes "file:line:col: key: "), except the cases listed in
  * config_conf_differences below, each with its reason. The
- * kubernetes_sd_configs cases are outside that subset but promlet
- * implements the feature, so they are held to the same standard. Every
+ * kubernetes_sd_configs and http_sd_configs cases are outside that subset
+ * but promlet implements both, so they are held to the same standard. Every
  * other file must only load or fail without crashing or leaking.
  */
 #include <setjmp.h>
@@ -113,7 +113,8 @@ static int
 conf_held(const char *relevance)
 {
 	return strcmp(relevance, "subset") == 0 ||
-	    strstr(relevance, "kubernetes_sd_configs") != NULL;
+	    strstr(relevance, "kubernetes_sd_configs") != NULL ||
+	    strstr(relevance, "http_sd_configs") != NULL;
 }
 
 static void
