@@ -47,24 +47,15 @@ start promlet "$PROMLET" --config.file="$T/promlet.yml" \
     --web.enable-lifecycle
 wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
 
-# "instance:health" of each active target, sorted.
-targets() {
-	curl -fsS "http://$WEB/api/v1/targets" | $PY -c '
-import json, sys
-d = json.load(sys.stdin)["data"]["activeTargets"]
-print(" ".join(sorted(t["labels"]["instance"] + ":" + t["health"] for t in d)))'
-}
-# is_targets "INSTANCE:HEALTH ...": exactly these, in any order.
-is_targets() {
-	# shellcheck disable=SC2086 # one word per target
-	[ "$(targets)" = "$(printf '%s\n' $1 | LC_ALL=C sort | paste -sd' ')" ]
-}
+targets() { api_targets "$WEB" labels.instance health; }
+# is_targets "INSTANCE/HEALTH ...": exactly these, in any order.
+is_targets() { [ "$(targets)" = "$(sorted_words "$1")" ]; }
 logged() { grep -c "$1" "$T/promlet.log"; }
 logged_more() { [ "$(logged "$1")" -gt "$2" ]; }
 # more_logged PATTERN SECONDS: wait for one more line matching it.
 more_logged() { wait_for "$2" logged_more "$1" "$(logged "$1")"; }
 
-wait_for 10 is_targets "$A:up" || fail "first target not scraped: $(targets)"
+wait_for 10 is_targets "$A/up" || fail "first target not scraped: $(targets)"
 curl -fsS "http://$WEB/api/v1/targets" | $PY -c '
 import json, sys
 t = json.load(sys.stdin)["data"]["activeTargets"][0]
@@ -86,7 +77,7 @@ assert h.get("authorization") == "Basic " + base64.b64encode(
 PYEOF
 
 printf '[{"targets": ["%s"]}, {"targets": ["%s"]}]' "$A" "$B" >"$T/sd/body"
-wait_for 5 is_targets "$A:up $B:up" ||
+wait_for 5 is_targets "$A/up $B/up" ||
 	fail "second target not added: $(targets)"
 
 # Bad answers: each logged, counted, and the targets kept.
@@ -106,7 +97,7 @@ more_logged 'unknown key \\"labelz\\"' 5 || fail "unknown key not logged"
 echo 3 >"$T/sd/delay"
 more_logged 'refresh failed.*err=.*[Tt]ime' 6 || fail "timeout not logged"
 rm "$T/sd/delay"
-is_targets "$A:up $B:up" || fail "targets not kept across failures: $(targets)"
+is_targets "$A/up $B/up" || fail "targets not kept across failures: $(targets)"
 grep 'http_sd: refresh failed' "$T/promlet.log" | grep -q \
     'msg="http_sd: refresh failed, keeping the previous targets" job=h' ||
 	fail "failure log line"
@@ -115,7 +106,7 @@ n=$(metric_value "$WEB" promlet_sd_http_failures_total)
 
 # Recovery: the new answer replaces the old targets, logged once.
 printf '[{"targets": ["%s"]}]' "$B" >"$T/sd/body"
-wait_for 5 is_targets "$B:up" || fail "targets not replaced: $(targets)"
+wait_for 5 is_targets "$B/up" || fail "targets not replaced: $(targets)"
 [ "$(logged 'http_sd: refresh recovered')" = 1 ] ||
 	fail "recovery not logged once"
 printf '[]' >"$T/sd/body"
@@ -130,7 +121,7 @@ header_is() {
 	    "$T/sdreq.jsonl"
 }
 wait_for 5 header_is 0.5 || fail "reload did not change the refresh header"
-wait_for 5 is_targets "$A:up" || fail "target after reload: $(targets)"
+wait_for 5 is_targets "$A/up" || fail "target after reload: $(targets)"
 
 # The password stays out of logs and the API.
 if grep -q SEKRET "$T/promlet.log"; then fail "password in the log"; fi

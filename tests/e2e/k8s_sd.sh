@@ -280,19 +280,11 @@ $PY - "$HELPERS" "$T/recv.jsonl" <<'PYEOF' || fail "receiver checks failed"
 import sys
 helpers, path = sys.argv[1:3]
 sys.path.insert(0, helpers)
-from rwcheck import Checker, Records, has, ordering_problems  # noqa: E402
+from rwcheck import Checker, Records, check_ordering  # noqa: E402
 c = Checker()
 recs = Records(path)
-probs = ordering_problems(recs)
-c.check(not probs, "each series' samples arrived in timestamp order",
-        "; ".join(probs[:3]))
-def find(name, **want):
-    """The first matching series' samples in timestamp order, or None."""
-    got = [s for s in recs.received() if has(s, name, **want)]
-    if not got:
-        return None
-    got = [s for s in got if s.labels == got[0].labels]
-    return sorted(got, key=lambda s: s.t)
+check_ordering(c, recs)
+find = recs.series
 a = find("counter", job="pods", pod="a")
 c.check(a is not None and len([s for s in a if not s.stale]) >= 2,
         "pod a was scraped with its relabelled labels")

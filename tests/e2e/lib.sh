@@ -62,6 +62,29 @@ http_ok() {
 	curl -fsS -o /dev/null --max-time 2 "$1"
 }
 
+# api_targets ADDR FIELD...: a word per active target in ADDR's
+# /api/v1/targets, its FIELDs joined by "/" (a dotted FIELD reads into
+# an object: labels.instance), the words sorted on one line.
+api_targets() {
+	addr=$1
+	shift
+	curl -fsS "http://$addr/api/v1/targets" | $PY -c '
+import json, sys
+def get(t, f):
+    for k in f.split("."):
+        t = t[k]
+    return t
+d = json.load(sys.stdin)["data"]["activeTargets"]
+print(" ".join(sorted("/".join(get(t, f) for f in sys.argv[1:])
+                      for t in d)))' "$@"
+}
+
+# sorted_words WORDS: the words sorted as api_targets sorts them.
+sorted_words() {
+	# shellcheck disable=SC2086 # one word each
+	printf '%s\n' $1 | LC_ALL=C sort | paste -sd' '
+}
+
 # metric_value ADDR SERIES: the value of SERIES on ADDR's /metrics, empty
 # when it is not there. SERIES is a sed regex for the name and labels as
 # written, e.g. 'up{job="a"}' or 'promlet_remote_storage_shards{[^}]*}'.

@@ -44,17 +44,9 @@ start promlet "$PROMLET" --config.file="$T/promlet.yml" \
     --web.enable-lifecycle
 wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
 
-targets() {
-	curl -fsS "http://$WEB/api/v1/targets" | $PY -c '
-import json, sys
-d = json.load(sys.stdin)["data"]["activeTargets"]
-print(" ".join(sorted(t["scrapePool"] + "/" + t["labels"]["instance"] for t in d)))'
-}
+targets() { api_targets "$WEB" scrapePool labels.instance; }
 # has_targets "JOB/INSTANCE ...": exactly these, in any order.
-has_targets() {
-	# shellcheck disable=SC2086 # one word per target
-	[ "$(targets)" = "$(printf '%s\n' $1 | LC_ALL=C sort | paste -sd' ')" ]
-}
+has_targets() { [ "$(targets)" = "$(sorted_words "$1")" ]; }
 
 # file_sd: add, then swap the target (inotify, not the 10m refresh).
 printf '[{"targets": ["%s"], "labels": {"team": "a"}}]\n' "$B" >"$T/sd/x.json"
@@ -122,21 +114,11 @@ $PY - "$HELPERS" "$T/recv.jsonl" "$A" "$B" <<'PYEOF' ||
 import sys
 helpers, path, A, B = sys.argv[1:5]
 sys.path.insert(0, helpers)
-from rwcheck import Checker, Records, has, ordering_problems  # noqa: E402
+from rwcheck import Checker, Records, check_ordering  # noqa: E402
 c = Checker()
 recs = Records(path)
-probs = ordering_problems(recs)
-c.check(not probs, "each series' samples arrived in timestamp order",
-        "; ".join(probs[:3]))
-def find(name, inst, job=None):
-    """The first matching series' samples in timestamp order, or None."""
-    got = [s for s in recs.received() if has(s, name, instance=inst) and
-           (job is None or has(s, job=job))]
-    if not got:
-        return None
-    got = [s for s in got if s.labels == got[0].labels]
-    return sorted(got, key=lambda s: s.t)
-cnt = find("counter", A)
+check_ordering(c, recs)
+cnt = recs.series("counter", instance=A)
 c.check(cnt is not None and len(cnt) > 8,
         "static target scraped across reloads")
 if cnt:
@@ -147,10 +129,11 @@ if cnt:
     c.check([s.v for s in live] == list(range(len(live))),
             "counter never restarted or repeated")
     c.check(cnt[-1].stale, "removed job's series ended with a stale marker")
-g = find("gauge", B, "files")
+g = recs.series("gauge", instance=B, job="files")
 c.check(g is not None and g[-1].stale,
         "target removed from file_sd got a stale marker")
-c.check(find("gauge", B, "extra") is not None, "job added by reload scraped")
+c.check(recs.series("gauge", instance=B, job="extra") is not None,
+        "job added by reload scraped")
 sys.exit(1 if c.failed else 0)
 PYEOF
     fail "receiver checks failed"

@@ -99,6 +99,15 @@ class Records:
                 self._received.extend(self.samples_of(r))
         return self._received
 
+    def series(self, name=None, **labels):
+        """The first received series matching has(), its samples in
+        timestamp order; None when none matches."""
+        got = [s for s in self.received() if has(s, name, **labels)]
+        if not got:
+            return None
+        return sorted((s for s in got if s.labels == got[0].labels),
+                      key=lambda s: s.t)
+
 
 class Checker:
     def __init__(self):
@@ -153,6 +162,10 @@ def invariants(c, recs):
             break
     c.check(not problems, "invariant: label sets valid (sorted, unique, "
             "non-empty, named)", "; ".join(problems))
+    check_ordering(c, recs)
+
+
+def check_ordering(c, recs):
     probs = ordering_problems(recs)
     c.check(not probs, "invariant: per-series timestamps strictly increasing",
             "; ".join(probs[:3]))

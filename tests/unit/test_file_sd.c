@@ -1,4 +1,7 @@
-/* file_sd target files: JSON and YAML parsing and their errors. */
+/*
+ * file_sd target files: JSON and YAML parsing and their errors; the
+ * strict JSON form and the labelling that http_sd shares.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,6 +63,47 @@ test_yaml_groups(void **state)
 }
 
 static void
+test_json_strict_and_label(void **state)
+{
+	const char *doc = "[{\"targets\":[\"a:1\"],\"labels\":{\"env\":\"p\"}},"
+	    "{\"targets\":[],\"labels\":null},{}]";
+	struct target_group *g;
+	size_t n;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(file_sd_parse_json("response", doc, strlen(doc), &g,
+	    &n, &cause), 0);
+	assert_int_equal(n, 3);
+	file_sd_groups_label(g, n, "__meta_url", "http://sd/t");
+	assert_string_equal(group_label(&g[0], "env"), "p");
+	assert_string_equal(group_label(&g[0], "__meta_url"), "http://sd/t");
+	assert_string_equal(group_label(&g[2], "__meta_url"), "http://sd/t");
+	assert_int_equal(g[1].ntargets, 0);
+	file_sd_groups_free(g, n);
+
+	/* What Prometheus's strict decoding refuses, named. */
+	assert_int_equal(file_sd_parse_json("response", "[null]", 6, &g, &n,
+	    &cause), -1);
+	assert_string_equal(cause, "response: group 0 is not an object");
+	free(cause);
+	assert_int_equal(file_sd_parse_json("response",
+	    "[{\"target\":[]}]", 15, &g, &n, &cause), -1);
+	assert_string_equal(cause, "response: group 0: unknown key "
+	    "\"target\"");
+	free(cause);
+	assert_int_equal(file_sd_parse_json("response", "{}", 2, &g, &n,
+	    &cause), -1);
+	assert_string_equal(cause, "response: expected a list of target "
+	    "groups");
+	free(cause);
+	assert_int_equal(file_sd_parse_json("response", "[{", 2, &g, &n,
+	    &cause), -1);
+	assert_non_null(strstr(cause, "response:1:"));
+	free(cause);
+}
+
+static void
 test_errors_name_file_and_place(void **state)
 {
 	const char *bad_json = "[{\"targets\":[\"a:1\"],\"labels\":"
@@ -99,6 +143,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_groups),
 		cmocka_unit_test(test_yaml_groups),
+		cmocka_unit_test(test_json_strict_and_label),
 		cmocka_unit_test(test_errors_name_file_and_place),
 	};
 
