@@ -1697,7 +1697,7 @@ test_load_file(void **state)
 	rmdir(dir);
 }
 
-/* 10k jobs load quickly: uniqueness is a hash set, not a pairwise scan. */
+/* 10k jobs load, and a duplicate among them is found by name. */
 static void
 test_many_jobs(void **state)
 {
@@ -1724,9 +1724,8 @@ test_many_jobs(void **state)
 	config_free(cfg);
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* Reported, not asserted: make check holds no timed assertion. */
 	print_message("10000 jobs loaded in %.3f s\n", secs);
-	/* Generous for sanitizer builds on a loaded 2-core machine. */
-	assert_true(secs < 10.0);
 
 	buf_puts(&b, "  - job_name: job9999\n");
 	cfg = config_load_string("big.yml", b.data, b.len, &cause);
