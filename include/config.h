@@ -138,6 +138,8 @@ struct config_scrape {
 	struct relabel_rules	 relabel;
 	struct relabel_rules	 metric_relabel;
 	unsigned		 line;		/* where it was defined */
+	/* The scrape_config_files file it came from; NULL: the config. */
+	char			*file;
 
 	/* In Accept preference order, Prometheus spelling
 	 * ("OpenMetricsText1.0.0", "PrometheusText0.0.4", ...). */

@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1338,7 +1339,7 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 		if (config_empty(t)) {
 			free(h->authorization_type);
 			h->authorization_type = xstrdup("Bearer");
-		} else if (strcasecmp(t, "basic") == 0)
+		} else if (t != NULL && strcasecmp(t, "basic") == 0)
 			return config_error(ctx, at, at->value,
 			    "authorization type cannot be set to \"basic\", "
 			    "use \"basic_auth\" instead");
@@ -2784,6 +2785,7 @@ config_scrape_free(struct config_scrape *sc)
 	size_t i;
 
 	free(sc->job_name);
+	free(sc->file);
 	free(sc->metrics_path);
 	free(sc->scheme);
 	config_kvs_free(&sc->params);
@@ -2953,24 +2955,55 @@ config_scrape_parse_clear(struct config_scrape_parse *sp)
 	free(sp->escheme);
 }
 
+/*
+ * Prometheus's messages: within the config, the name alone; in a
+ * scrape_config_files file, also where the name was first found.
+ */
+static int
+config_scrape_duplicate(struct config_ctx *ctx, const struct ynode *at,
+    const struct config *cfg, const struct config_scrape *dup)
+{
+	const struct config_scrape *first = cfg->scrape;
+	char *q, *where;
+	int rc;
+
+	while (strcmp(first->job_name, dup->job_name) != 0)
+		first++;
+	q = config_quoted(dup->job_name);
+	if (dup->file == NULL) {
+		rc = config_error(ctx, at, "job_name", "found multiple "
+		    "scrape configs with job name %s", q);
+		free(q);
+		return rc;
+	}
+	where = first->file != NULL ? config_quoted(first->file) :
+	    xstrdup("main config file");
+	rc = config_error(ctx, at, "job_name", "found multiple scrape configs "
+	    "with job name %s, first found in %s", q, where);
+	free(where);
+	free(q);
+	return rc;
+}
+
+/* file: the scrape_config_files file n is in, NULL for the config. */
 static int
 config_scrape_configs(struct config_ctx *ctx, const struct ynode *n,
-    struct config_global_parse *gp)
+    struct config_global_parse *gp, struct config_names *names,
+    const char *file)
 {
 	struct config *cfg = gp->cfg;
 	struct config_scrape_parse sp;
-	struct config_names names;
 	struct config_layer l[3];
 	struct config_scrape *sc;
-	const struct ynode *item, *at;
-	char name[64], *q;
+	const struct ynode *item;
+	char name[64];
 	size_t i;
 	int rc = 0, seq;
 
 	if ((seq = config_list(ctx, n, "scrape_configs")) != 1)
 		return seq;
-	memset(&names, 0, sizeof names);
-	cfg->scrape = xcalloc(n->n == 0 ? 1 : n->n, sizeof *cfg->scrape);
+	cfg->scrape = xreallocarray(cfg->scrape, cfg->nscrape + n->n + 1,
+	    sizeof *cfg->scrape);
 	for (i = 0; i < n->n && rc == 0; i++) {
 		item = n->v[i];
 		snprintf(name, sizeof name, "scrape_configs[%zu]", i);
@@ -2982,6 +3015,7 @@ config_scrape_configs(struct config_ctx *ctx, const struct ynode *n,
 		sc = &cfg->scrape[cfg->nscrape++];
 		config_scrape_init(sc);
 		sc->line = item->line;
+		sc->file = file != NULL ? xstrdup(file) : NULL;
 		memset(&sp, 0, sizeof sp);
 		sp.sc = sc;
 		config_http_parse_init(&sp.http, &sc->http);
@@ -2993,16 +3027,11 @@ config_scrape_configs(struct config_ctx *ctx, const struct ynode *n,
 		rc = config_map(ctx, name, item, l, 3);
 		if (rc == 0)
 			rc = config_scrape_finish(ctx, &sp, gp, item, name);
-		if (rc == 0 && config_names_add(&names, sc->job_name) == -1) {
-			at = config_at(&l[0], "job_name");
-			q = config_quoted(sc->job_name);
-			rc = config_error(ctx, at, "job_name", "found multiple "
-			    "scrape configs with job name %s", q);
-			free(q);
-		}
+		if (rc == 0 && config_names_add(names, sc->job_name) == -1)
+			rc = config_scrape_duplicate(ctx, config_at(&l[0],
+			    "job_name"), cfg, sc);
 		config_scrape_parse_clear(&sp);
 	}
-	config_names_free(&names);
 	return rc;
 }
 
@@ -3792,6 +3821,7 @@ struct config_top {
 	const struct ynode	*global;
 	const struct ynode	*scrape;
 	const struct ynode	*rw;
+	const struct ynode	*files;	/* scrape_config_files */
 };
 
 static int
@@ -3805,6 +3835,8 @@ config_top_cb(struct config_ctx *ctx, const struct ynode *k,
 		top->global = v;
 	else if (strcmp(k->value, "scrape_configs") == 0)
 		top->scrape = v;
+	else if (strcmp(k->value, "scrape_config_files") == 0)
+		top->files = v;
 	else
 		top->rw = v;
 	return 0;
@@ -3814,6 +3846,7 @@ static const struct config_field config_top_fields[] = {
 	CFN("global", config_top_cb),
 	CFN("scrape_configs", config_top_cb),
 	CFN("remote_write", config_top_cb),
+	CFN("scrape_config_files", config_top_cb),
 	CNOT("rule_files", "promlet is an agent and evaluates no recording "
 	    "or alerting rules"),
 	CNOT("alerting", "promlet is an agent and sends no alerts"),
@@ -3823,21 +3856,116 @@ static const struct config_field config_top_fields[] = {
 	CNOT("tracing", NULL),
 	CNOT("otlp", "promlet does not receive OTLP"),
 	CNOT("runtime", NULL),
-	CNOT("scrape_config_files", "put the scrape configs in this file"),
 	CEND
 };
+
+/* What a scrape_config_files file may hold. */
+static const struct config_field config_files_top_fields[] = {
+	CFN("scrape_configs", config_top_cb),
+	CEND
+};
+
+static int	config_read_file(const char *, struct buf *, char **);
+static char	*config_dirname(const char *);
+
+/* One matched file: its scrape configs, paths in them relative to it. */
+static int
+config_scrape_file(struct config_ctx *ctx, const char *path,
+    struct config_global_parse *gp, struct config_names *names)
+{
+	struct config_ctx fctx;
+	struct yaml_tree *tree = NULL;
+	struct config_layer l;
+	struct config_top top;
+	struct buf b = BUF_INIT;
+	int rc = -1;
+
+	memset(&fctx, 0, sizeof fctx);
+	fctx.file = path;
+	fctx.dir = config_dirname(path);
+	if (config_read_file(path, &b, &fctx.cause) == -1 ||
+	    (tree = yaml_tree_load(path, b.data == NULL ? "" : b.data, b.len,
+	    &fctx.cause)) == NULL)
+		goto out;
+	memset(&top, 0, sizeof top);
+	l = (struct config_layer){ config_files_top_fields, &top, NULL };
+	if (tree->root != NULL && config_map(&fctx, "the top level",
+	    tree->root, &l, 1) == -1)
+		goto out;
+	rc = top.scrape == NULL ? 0 : config_scrape_configs(&fctx, top.scrape,
+	    gp, names, path);
+out:
+	if (rc == -1) {
+		free(ctx->cause);
+		ctx->cause = fctx.cause;
+		fctx.cause = NULL;
+	}
+	free(fctx.cause);
+	free(fctx.dir);
+	yaml_tree_free(tree);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * scrape_config_files: globs (a * only in the last path element, as
+ * Prometheus checks them), relative to the config's directory. Matches
+ * load in glob order after the config's own jobs; none is fine.
+ */
+static int
+config_scrape_files(struct config_ctx *ctx, const struct ynode *n,
+    struct config_global_parse *gp, struct config_names *names)
+{
+	const char *star;
+	char **pats = NULL, *pat, *q;
+	size_t npats = 0, i, m;
+	glob_t gl;
+	int rc = 0, g;
+
+	if (config_str_list(ctx, "scrape_config_files", n, &pats, &npats) == -1)
+		return -1;
+	for (i = 0; i < npats && rc == 0; i++) {
+		if ((star = strchr(pats[i], '*')) != NULL &&
+		    strchr(star, '/') != NULL) {
+			q = config_quoted(pats[i]);
+			rc = config_error(ctx, n->v[i], "scrape_config_files",
+			    "invalid scrape config file path %s", q);
+			free(q);
+			break;
+		}
+		if (pats[i][0] != '/' && ctx->dir != NULL)
+			xasprintf(&pat, "%s/%s", ctx->dir, pats[i]);
+		else
+			pat = xstrdup(pats[i]);
+		memset(&gl, 0, sizeof gl);
+		if ((g = glob(pat, 0, NULL, &gl)) != 0 && g != GLOB_NOMATCH) {
+			q = config_quoted(pats[i]);
+			rc = config_error(ctx, n->v[i], "scrape_config_files",
+			    "error retrieving scrape config files for %s", q);
+			free(q);
+		}
+		for (m = 0; g == 0 && m < gl.gl_pathc && rc == 0; m++)
+			rc = config_scrape_file(ctx, gl.gl_pathv[m], gp, names);
+		globfree(&gl);
+		free(pat);
+	}
+	config_str_list_free(pats, npats);
+	return rc;
+}
 
 static struct config *
 config_parse(struct config_ctx *ctx, const char *name, const char *yaml,
     size_t len)
 {
 	struct config_global_parse gp;
+	struct config_names names;
 	struct yaml_tree *tree;
 	struct config_layer l;
 	struct config_top top;
 	struct config *cfg;
 	int rc = -1;
 
+	memset(&names, 0, sizeof names);
 	cfg = xcalloc(1, sizeof *cfg);
 	cfg->path = xstrdup(name);
 	config_global_init(&gp, cfg);
@@ -3852,12 +3980,16 @@ config_parse(struct config_ctx *ctx, const char *name, const char *yaml,
 	if (config_global(ctx, top.global, &gp) == -1)
 		goto out;
 	if (top.scrape != NULL && config_scrape_configs(ctx, top.scrape,
-	    &gp) == -1)
+	    &gp, &names, NULL) == -1)
+		goto out;
+	if (top.files != NULL && config_scrape_files(ctx, top.files, &gp,
+	    &names) == -1)
 		goto out;
 	if (top.rw != NULL && config_remote_writes(ctx, top.rw, cfg) == -1)
 		goto out;
 	rc = 0;
 out:
+	config_names_free(&names);
 	config_global_clear(&gp);
 	yaml_tree_free(tree);
 	if (rc == -1) {
@@ -3899,12 +4031,14 @@ config_load_string(const char *name, const char *yaml, size_t len,
 	return cfg;
 }
 
-struct config *
-config_load(const char *path, char **cause)
+/*
+ * A config file's bytes, with a cap: the size of a pipe or /proc file is
+ * unknown.
+ */
+static int
+config_read_file(const char *path, struct buf *b, char **cause)
 {
-	struct config *cfg;
 	struct stat st;
-	struct buf b = BUF_INIT;
 	char chunk[65536];
 	ssize_t n;
 	int fd;
@@ -3912,15 +4046,14 @@ config_load(const char *path, char **cause)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
 		xasprintf(cause, "%s: cannot open config file: %s", path,
 		    strerror(errno));
-		return NULL;
+		return -1;
 	}
 	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
 		xasprintf(cause, "%s: cannot read config file: %s", path,
 		    S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
 		close(fd);
-		return NULL;
+		return -1;
 	}
-	/* Read with a cap: the size of a pipe or /proc file is unknown. */
 	for (;;) {
 		n = read(fd, chunk, sizeof chunk);
 		if (n == -1 && errno == EINTR)
@@ -3928,26 +4061,37 @@ config_load(const char *path, char **cause)
 		if (n == -1) {
 			xasprintf(cause, "%s: cannot read config file: %s",
 			    path, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
 			break;
-		if (b.len + (size_t)n > CONFIG_MAX_FILE_SIZE) {
+		}
+		if (n == 0) {
+			close(fd);
+			return 0;
+		}
+		if (b->len + (size_t)n > CONFIG_MAX_FILE_SIZE) {
 			xasprintf(cause, "%s: config file larger than %d MiB",
 			    path, CONFIG_MAX_FILE_SIZE / (1024 * 1024));
-			goto fail;
+			break;
 		}
-		buf_append(&b, chunk, (size_t)n);
+		buf_append(b, chunk, (size_t)n);
 	}
 	close(fd);
+	return -1;
+}
+
+struct config *
+config_load(const char *path, char **cause)
+{
+	struct config *cfg;
+	struct buf b = BUF_INIT;
+
+	if (config_read_file(path, &b, cause) == -1) {
+		buf_free(&b);
+		return NULL;
+	}
 	cfg = config_load_string(path, b.data == NULL ? "" : b.data, b.len,
 	    cause);
 	buf_free(&b);
 	return cfg;
-fail:
-	close(fd);
-	buf_free(&b);
-	return NULL;
 }
 
 void

@@ -1,7 +1,8 @@
 #!/bin/sh
 # file_sd targets come and go while running; SIGHUP and POST /-/reload
 # keep unchanged targets scraping without gaps, stale-mark removed ones,
-# and a bad config is rejected while the running one stays.
+# read scrape_config_files again, and a bad config is rejected while the
+# running one stays.
 . "$TOP_SRCDIR/tests/e2e/lib.sh"
 
 $PY "$HELPERS/fake_target.py" --port-file "$T/ports" counter gauge42 now \
@@ -104,6 +105,32 @@ write_config "  - job_name: extra
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$WEB/-/reload")
 [ "$code" = 200 ] || fail "good reload answered $code"
 wait_for 5 has_targets "extra/$B files/$C" || fail "removed job still scraped"
+
+# Jobs from scrape_config_files (relative to the config's directory) are
+# read again at each reload; an error in one names that file and keeps
+# the running config.
+mkdir "$T/jobs"
+included() {
+	printf 'scrape_configs:\n  - job_name: %s\n' "$1" >"$T/jobs/a.yml"
+	printf '    static_configs: [{targets: [%s]}]\n' "$2" >>"$T/jobs/a.yml"
+}
+included included "'$A'"
+echo 'scrape_config_files: [jobs/*.yml]' >>"$T/promlet.yml"
+kill -HUP "$PID_promlet"
+wait_for 5 has_targets "extra/$B files/$C included/$A" ||
+    fail "job from scrape_config_files not added: $(targets)"
+included renamed "'$A'"
+kill -HUP "$PID_promlet"
+wait_for 5 has_targets "extra/$B files/$C renamed/$A" ||
+    fail "changed scrape_config_files file not read again: $(targets)"
+included extra "'$A'"
+code=$(curl -s -o "$T/reload.out" -w '%{http_code}' -X POST "http://$WEB/-/reload")
+[ "$code" = 500 ] || fail "reload with a duplicate job answered $code"
+want='jobs/a.yml:2:5: job_name: found multiple scrape configs with job name'
+want="$want \"extra\", first found in main config file"
+grep -qF "$want" "$T/reload.out" ||
+    fail "duplicate job error: $(cat "$T/reload.out")"
+has_targets "extra/$B files/$C renamed/$A" || fail "bad reload changed targets"
 sleep 1
 kill -INT "$PID_promlet"
 wait "$PID_promlet"; rc=$?

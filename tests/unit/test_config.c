@@ -1697,6 +1697,122 @@ test_load_file(void **state)
 	rmdir(dir);
 }
 
+static void
+test_write(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_scrape_config_files(void **state)
+{
+	char dir[] = "/tmp/promlet-test-scf.XXXXXX", path[512], want[1024];
+	const struct config_scrape *sc;
+	struct config *cfg;
+	char *cause = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/jobs", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	test_write(dir, "jobs/b.yml", "scrape_configs:\n  - job_name: b\n"
+	    "    file_sd_configs: [{files: [sd/*.json]}]\n");
+	test_write(dir, "jobs/a.yml", "scrape_configs:\n  - job_name: a1\n"
+	    "  - job_name: a2\n    scrape_interval: 30s\n");
+	test_write(dir, "jobs/empty.yml", "");
+	test_write(dir, "p.yml", "global: {scrape_interval: 7s}\n"
+	    "scrape_config_files: [jobs/*.yml, none/*.yml]\n"
+	    "scrape_configs: [{job_name: main}]\n");
+	snprintf(path, sizeof path, "%s/p.yml", dir);
+	cfg = config_load(path, &cause);
+	if (cfg == NULL)
+		fail_msg("%s", cause);
+	/* The config's jobs, then each file's in glob order. */
+	assert_int_equal(cfg->nscrape, 4);
+	assert_string_equal(cfg->scrape[0].job_name, "main");
+	assert_null(cfg->scrape[0].file);
+	sc = &cfg->scrape[1];
+	assert_string_equal(sc->job_name, "a1");
+	snprintf(want, sizeof want, "%s/jobs/a.yml", dir);
+	assert_string_equal(sc->file, want);
+	assert_int_equal(sc->line, 2);
+	/* The global section applies to them too. */
+	assert_int_equal(sc->scrape_interval_ms, 7000);
+	assert_int_equal(cfg->scrape[2].scrape_interval_ms, 30000);
+	/* Paths in a file are relative to that file. */
+	sc = &cfg->scrape[3];
+	assert_string_equal(sc->job_name, "b");
+	snprintf(want, sizeof want, "%s/jobs/sd/*.json", dir);
+	assert_string_equal(sc->file_sd[0].files[0], want);
+	config_free(cfg);
+
+	/* A name again, in a file: where it was first found. */
+	test_write(dir, "jobs/c.yml", "scrape_configs:\n  - job_name: main\n");
+	assert_null(config_load(path, &cause));
+	snprintf(want, sizeof want, "%s/jobs/c.yml:2:5: job_name: found "
+	    "multiple scrape configs with job name \"main\", first found in "
+	    "main config file", dir);
+	assert_string_equal(cause, want);
+	free(cause);
+	test_write(dir, "jobs/c.yml", "scrape_configs:\n  - job_name: a2\n");
+	assert_null(config_load(path, &cause));
+	snprintf(want, sizeof want, "%s/jobs/c.yml:2:5: job_name: found "
+	    "multiple scrape configs with job name \"a2\", first found in "
+	    "\"%s/jobs/a.yml\"", dir, dir);
+	assert_string_equal(cause, want);
+	free(cause);
+	/* An error in a file names the file, line and column. */
+	test_write(dir, "jobs/c.yml", "scrape_configs:\n  - job_name: c\n"
+	    "    scrape_timeout: x\n");
+	assert_null(config_load(path, &cause));
+	snprintf(want, sizeof want, "%s/jobs/c.yml:3:21: scrape_timeout: not "
+	    "a valid duration string: \"x\"", dir);
+	if (strncmp(cause, want, strlen(want)) != 0)
+		fail_msg("got %s", cause);
+	free(cause);
+	/* A file holds scrape_configs only. */
+	test_write(dir, "jobs/c.yml", "global: {scrape_interval: 1s}\n");
+	assert_null(config_load(path, &cause));
+	snprintf(want, sizeof want, "%s/jobs/c.yml:1:1: global: ", dir);
+	if (strncmp(cause, want, strlen(want)) != 0)
+		fail_msg("got %s", cause);
+	free(cause);
+	snprintf(want, sizeof want, "%s/jobs/c.yml", dir);
+	unlink(want);
+	/* A match that cannot be read. */
+	snprintf(want, sizeof want, "%s/jobs/d.yml", dir);
+	assert_int_equal(mkdir(want, 0700), 0);
+	assert_null(config_load(path, &cause));
+	assert_non_null(strstr(cause, "/jobs/d.yml: cannot read config file: "
+	    "is a directory"));
+	free(cause);
+	rmdir(want);
+
+	expect_error("scrape_config_files: ['x/*/y.yml']\n", "t.yml:1:23: "
+	    "scrape_config_files: invalid scrape config file path "
+	    "\"x/*/y.yml\"");
+	expect_error("scrape_config_files: x.yml\n", "t.yml:1:22: "
+	    "scrape_config_files: expected a list, got a scalar");
+
+	snprintf(want, sizeof want, "%s/jobs/a.yml", dir);
+	unlink(want);
+	snprintf(want, sizeof want, "%s/jobs/b.yml", dir);
+	unlink(want);
+	snprintf(want, sizeof want, "%s/jobs/empty.yml", dir);
+	unlink(want);
+	snprintf(want, sizeof want, "%s/jobs", dir);
+	rmdir(want);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* 10k jobs load, and a duplicate among them is found by name. */
 static void
 test_many_jobs(void **state)
@@ -1760,6 +1876,7 @@ main(void)
 		cmocka_unit_test(test_yaml_tree),
 		cmocka_unit_test(test_yaml_limits),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_scrape_config_files),
 		cmocka_unit_test(test_many_jobs),
 	};
 

@@ -8,8 +8,9 @@
  * in Prometheus: good files load, bad files fail with the same message
  * (promlet prefixes "file:line:col: key: "), except the cases listed in
  * config_conf_differences below, each with its reason. The
- * kubernetes_sd_configs and http_sd_configs cases are outside that subset
- * but promlet implements both, so they are held to the same standard. Every
+ * kubernetes_sd_configs, http_sd_configs and scrape_config_files cases
+ * are outside that subset but promlet implements them, so they are held
+ * to the same standard. Every
  * other file must only load or fail without crashing or leaking.
  */
 #include <setjmp.h>
@@ -58,6 +59,11 @@ static const struct {
 	{ "testdata/kubernetes_kubeconfig_without_apiserver.good.yml",
 	    "kubeconfig_file: not supported by promlet",
 	    "promlet has no kubeconfig support: in-cluster or api_server" },
+	{ "testdata/scrape_config_files_glob.good.yml",
+	    "scrape_config_files2.good.yml:7:5: vultr_sd_configs: not "
+	    "supported by promlet",
+	    "a file it includes uses vultr_sd_configs, a discovery promlet "
+	    "does not have" },
 	{ "testdata/kubernetes_selectors_ingress.good.yml",
 	    "role ingress is not supported by promlet",
 	    "promlet discovers pods, nodes, endpoints(lices) and services, "
@@ -114,7 +120,9 @@ conf_held(const char *relevance)
 {
 	return strcmp(relevance, "subset") == 0 ||
 	    strstr(relevance, "kubernetes_sd_configs") != NULL ||
-	    strstr(relevance, "http_sd_configs") != NULL;
+	    strstr(relevance, "http_sd_configs") != NULL ||
+	    strcmp(relevance, "outside-subset (top-level: "
+	    "scrape_config_files)") == 0;
 }
 
 static void
@@ -225,6 +233,49 @@ test_conformance_external_labels(void **state)
 	free(cause);
 }
 
+/*
+ * The scrape_config_files cases the index leaves without a verdict:
+ * Prometheus finds their errors when it reads the files (its
+ * TestGetScrapeConfigs), promlet when it loads the config.
+ */
+static void
+test_conformance_scrape_config_files(void **state)
+{
+	static const struct {
+		const char	*file;
+		const char	*want;
+	} cases[] = {
+		{ "scrape_config_files_double_import.bad.yml",
+		    "found multiple scrape configs with job name \"prometheus\", "
+		    "first found in \"" },
+		{ "scrape_config_files_duplicate.bad.yml",
+		    "found multiple scrape configs with job name \"prometheus\", "
+		    "first found in main config file" },
+		{ "scrape_config_files_global_duplicate.bad.yml",
+		    "found multiple scrape configs with job name \"prometheus\", "
+		    "first found in main config file" },
+		{ "scrape_config_files_global.bad.yml",
+		    "scrape timeout greater than scrape interval for scrape "
+		    "config with job name \"prometheus\"" },
+	};
+	char path[1024], *cause;
+	size_t i;
+
+	(void)state;
+	if (access(CONF_DIR "/testdata", R_OK) != 0)
+		skip();
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(path, sizeof path, "%s/testdata/%s", CONF_DIR,
+		    cases[i].file);
+		cause = NULL;
+		assert_null(config_load(path, &cause));
+		if (strstr(cause, cases[i].want) == NULL)
+			fail_msg("%s:\n  got  %s\n  want ...%s...",
+			    cases[i].file, cause, cases[i].want);
+		free(cause);
+	}
+}
+
 /* Every file in testdata, indexed or not, loads or fails cleanly. */
 static void
 test_conformance_no_crash(void **state)
@@ -256,6 +307,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conformance_cases),
 		cmocka_unit_test(test_conformance_external_labels),
+		cmocka_unit_test(test_conformance_scrape_config_files),
 		cmocka_unit_test(test_conformance_no_crash),
 	};
 
