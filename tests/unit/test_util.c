@@ -162,7 +162,11 @@ test_labels_sort_large(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	assert_true(secs < 2.0);
+	/*
+	 * Reported, not asserted: make check holds no timed assertion. A
+	 * quadratic sort shows as tens of seconds here.
+	 */
+	print_message("100000 labels sorted in %.3f s\n", secs);
 	for (i = 1; i < a.n; i++)
 		assert_true(lstr_cmp(a.v[i - 1].name, a.v[i].name) <= 0);
 	i = (size_t)labels_find_dup(&a);
