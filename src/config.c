@@ -3865,7 +3865,7 @@ static const struct config_field config_files_top_fields[] = {
 	CEND
 };
 
-static int	config_read_file(const char *, struct buf *, char **);
+static int	config_read_file(const char *, struct buf *, int, char **);
 static char	*config_dirname(const char *);
 
 /* One matched file: its scrape configs, paths in them relative to it. */
@@ -3883,7 +3883,7 @@ config_scrape_file(struct config_ctx *ctx, const char *path,
 	memset(&fctx, 0, sizeof fctx);
 	fctx.file = path;
 	fctx.dir = config_dirname(path);
-	if (config_read_file(path, &b, &fctx.cause) == -1 ||
+	if (config_read_file(path, &b, 1, &fctx.cause) == -1 ||
 	    (tree = yaml_tree_load(path, b.data == NULL ? "" : b.data, b.len,
 	    &fctx.cause)) == NULL)
 		goto out;
@@ -4033,24 +4033,33 @@ config_load_string(const char *name, const char *yaml, size_t len,
 
 /*
  * A config file's bytes, with a cap: the size of a pipe or /proc file is
- * unknown.
+ * unknown. A file a glob matched (included) must be a regular file, and
+ * is opened without blocking: a FIFO there would stall every reload.
  */
 static int
-config_read_file(const char *path, struct buf *b, char **cause)
+config_read_file(const char *path, struct buf *b, int included,
+    char **cause)
 {
+	const char *why = NULL;
 	struct stat st;
 	char chunk[65536];
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    (included ? O_NONBLOCK : 0))) == -1) {
 		xasprintf(cause, "%s: cannot open config file: %s", path,
 		    strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
-		xasprintf(cause, "%s: cannot read config file: %s", path,
-		    S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+	if (fstat(fd, &st) == -1)
+		why = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
+		why = "is a directory";
+	else if (included && !S_ISREG(st.st_mode))
+		why = "not a regular file";
+	if (why != NULL) {
+		xasprintf(cause, "%s: cannot read config file: %s", path, why);
 		close(fd);
 		return -1;
 	}
@@ -4084,7 +4093,7 @@ config_load(const char *path, char **cause)
 	struct config *cfg;
 	struct buf b = BUF_INIT;
 
-	if (config_read_file(path, &b, cause) == -1) {
+	if (config_read_file(path, &b, 0, cause) == -1) {
 		buf_free(&b);
 		return NULL;
 	}

@@ -1794,6 +1794,13 @@ test_scrape_config_files(void **state)
 	    "is a directory"));
 	free(cause);
 	rmdir(want);
+	/* A FIFO, with no writer: refused, not waited on. */
+	assert_int_equal(mkfifo(want, 0600), 0);
+	assert_null(config_load(path, &cause));
+	assert_non_null(strstr(cause, "/jobs/d.yml: cannot read config file: "
+	    "not a regular file"));
+	free(cause);
+	unlink(want);
 
 	expect_error("scrape_config_files: ['x/*/y.yml']\n", "t.yml:1:23: "
 	    "scrape_config_files: invalid scrape config file path "
