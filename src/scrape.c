@@ -1041,6 +1041,13 @@ scrape_target_stop(struct scrape_target *t, int64_t now)
 	struct scrape_stale_ctx sc = { sm, now, 0 };
 	size_t i;
 
+	/*
+	 * After the last scrape's samples even when it ended in this very
+	 * millisecond: a second sample at one timestamp is a duplicate that
+	 * receivers refuse, and with it the request that carries it.
+	 */
+	if (sc.t <= t->last_scrape_ms)
+		sc.t = t->last_scrape_ms + 1;
 	scrape_slot_leave(t);
 	if (t->req != NULL) {
 		http_request_cancel(t->req);
