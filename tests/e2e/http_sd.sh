@@ -42,10 +42,7 @@ EOT
 write_config 1s
 printf '[{"targets": ["%s"], "labels": {"team": "x"}}]' "$A" >"$T/sd/body"
 
-start promlet "$PROMLET" --config.file="$T/promlet.yml" \
-    --storage.agent.path="$T/wal" --web.listen-address="$WEB" \
-    --web.enable-lifecycle
-wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
+start_promlet --web.enable-lifecycle
 
 targets() { api_targets "$WEB" labels.instance health; }
 # is_targets "INSTANCE/HEALTH ...": exactly these, in any order.

@@ -46,6 +46,18 @@ start() {
 	eval "PID_$name=$!"
 }
 
+# start_promlet [name=NAME] [FLAG...]: promlet on $T/promlet.yml, its WAL
+# in $T/wal, listening on $WEB, with FLAGs added; fails the test unless it
+# is ready within 10 s. Its pid is $PID_NAME, its log $T/NAME.log (NAME is
+# promlet unless given).
+start_promlet() {
+	pname=promlet
+	case ${1:-} in name=*) pname=${1#name=}; shift ;; esac
+	start "$pname" "$PROMLET" --config.file="$T/promlet.yml" \
+	    --storage.agent.path="$T/wal" --web.listen-address="$WEB" "$@"
+	wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
+}
+
 # wait_for SECONDS COMMAND...: retry until the command succeeds.
 wait_for() {
 	limit=$1; shift

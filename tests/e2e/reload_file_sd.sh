@@ -40,10 +40,7 @@ STATIC="  - job_name: static
     static_configs: [{targets: ['$A']}]"
 write_config "$STATIC"
 
-start promlet "$PROMLET" --config.file="$T/promlet.yml" \
-    --storage.agent.path="$T/wal" --web.listen-address="$WEB" \
-    --web.enable-lifecycle
-wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
+start_promlet --web.enable-lifecycle
 
 targets() { api_targets "$WEB" scrapePool labels.instance; }
 # has_targets "JOB/INSTANCE ...": exactly these, in any order.

@@ -46,9 +46,7 @@ remote_write:
     metadata_config: {send_interval: 1s}
 EOT
 
-start promlet "$PROMLET" --config.file="$T/promlet.yml" \
-    --storage.agent.path="$T/wal" --web.listen-address="$WEB"
-wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
+start_promlet
 # metric NAME ENDPOINT: promlet_remote_storage_NAME of the endpoint.
 metric() {
 	metric_value "$WEB" "promlet_remote_storage_$1{remote_name=\"$2\"}"

@@ -26,9 +26,7 @@ remote_write:
       batch_send_deadline: 200ms
       max_shards: 8
 EOT
-start promlet "$PROMLET" --config.file="$T/promlet.yml" \
-    --storage.agent.path="$T/wal" --web.listen-address="$WEB"
-wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
+start_promlet
 
 shards() {
 	metric_value "$WEB" 'promlet_remote_storage_shards{[^}]*}'

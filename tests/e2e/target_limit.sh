@@ -54,9 +54,7 @@ EOT
 printf '[{"targets": ["%s", "%s", "%s", "%s", "%s", "%s", "%s"]}]\n' \
     "$A" "$B" "$A" "$C" "$D" "$E" "$D2" >"$T/sd/x.json"
 
-start promlet "$PROMLET" --config.file="$T/promlet.yml" \
-    --storage.agent.path="$T/wal" --web.listen-address="$WEB"
-wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
+start_promlet
 
 # "JOB/INSTANCE health lastError" per target, sorted; "-" for no error.
 targets() {

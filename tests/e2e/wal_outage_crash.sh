@@ -27,11 +27,6 @@ remote_write:
   - url: http://127.0.0.1:$PPORT/api/v1/write
     queue_config: {batch_send_deadline: 100ms, max_backoff: 500ms}
 EOT
-start_promlet() {
-	start "$1" "$PROMLET" --config.file="$T/promlet.yml" \
-	    --storage.agent.path="$T/wal" --web.listen-address="$WEB"
-	wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
-}
 start_prom() {
 	printf 'global:\n  scrape_interval: 15s\n' >"$T/prom.yml"
 	start "$1" "$PROMETHEUS" --config.file="$T/prom.yml" \
@@ -44,7 +39,7 @@ start_prom() {
 scrapes() { grep -c '"status": 200' "$T/scrapes.jsonl" 2>/dev/null || echo 0; }
 
 # Outage: the receiver is down from the start.
-start_promlet promlet1
+start_promlet name=promlet1
 sleep 3
 [ "$(scrapes)" -ge 8 ] || fail "too few scrapes during the outage: $(scrapes)"
 curl -fsS "http://$WEB/metrics" | grep -q 'promlet_remote_storage_samples_pending{[^}]*} [1-9]' ||
@@ -55,7 +50,7 @@ kill -9 "$PID_promlet1"
 wait "$PID_promlet1" 2>/dev/null
 killed_at=$(scrapes)
 sleep 1
-start_promlet promlet2
+start_promlet name=promlet2
 sleep 2
 start_prom prom
 # Let promlet catch up, then stop it cleanly. The target goes first, and

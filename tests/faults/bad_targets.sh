@@ -130,10 +130,7 @@ EOF
 curl -fsS -o /dev/null --max-time 600 "http://$HEAVY/gzipbomb?mb=$MB" ||
     fail "bad_target: no gzip bomb"
 
-start promlet "$PROMLET" --config.file="$T/promlet.yml" \
-    --storage.agent.path="$T/wal" --web.listen-address="$WEB" \
-    --scrape.max-body-size=8MB
-wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
+start_promlet --scrape.max-body-size=8MB
 
 # Sample promlet's RSS every second while the bad targets do their worst.
 maxrss=0

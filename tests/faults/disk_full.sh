@@ -49,9 +49,7 @@ scrape_configs:
   - job_name: bulk
     static_configs: [{targets: ['127.0.0.1:$(echo "$TARGET_PORTS" | cut -d' ' -f2)']}]
 EOF
-start promlet "$PROMLET" --config.file="$T/promlet.yml" \
-    --storage.agent.path="$T/wal" --web.listen-address="$WEB"
-wait_for 10 http_ok "http://$WEB/-/ready" || fail "promlet not ready"
+start_promlet
 sleep 1
 metric() {
 	curl -fsS "http://$WEB/metrics" | awk -v n="$1" '$1 == n { print $2 }'
