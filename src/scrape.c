@@ -1260,6 +1260,17 @@ scrape_pool_check_limit(struct scrape_pool *pool)
 }
 
 static void
+scrape_targets_free(struct scrape_targets *list)
+{
+	struct scrape_target *t;
+
+	while ((t = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, t, entry);
+		scrape_target_free(t);
+	}
+}
+
+static void
 scrape_pool_drop(struct scrape_pool *pool, struct scrape_target *t)
 {
 	uint64_t keep = pool->sc->keep_dropped_targets;
@@ -1285,10 +1296,7 @@ scrape_pool_sync(struct scrape_pool *pool)
 	size_t i, k, n = 0, started = 0;
 
 	TAILQ_INIT(&fresh);
-	while ((t = TAILQ_FIRST(&pool->dropped)) != NULL) {
-		TAILQ_REMOVE(&pool->dropped, t, entry);
-		scrape_target_free(t);
-	}
+	scrape_targets_free(&pool->dropped);
 	pool->ndropped = 0;
 	TAILQ_FOREACH(old, &pool->targets, entry) {
 		old->keep = 0;
@@ -1447,17 +1455,10 @@ scrape_pool_static(struct scrape_manager *sm, struct scrape_pool *pool)
 static void
 scrape_pool_free(struct scrape_pool *pool)
 {
-	struct scrape_target *t;
 	struct scrape_source *s;
 
-	while ((t = TAILQ_FIRST(&pool->targets)) != NULL) {
-		TAILQ_REMOVE(&pool->targets, t, entry);
-		scrape_target_free(t);
-	}
-	while ((t = TAILQ_FIRST(&pool->dropped)) != NULL) {
-		TAILQ_REMOVE(&pool->dropped, t, entry);
-		scrape_target_free(t);
-	}
+	scrape_targets_free(&pool->targets);
+	scrape_targets_free(&pool->dropped);
 	while ((s = TAILQ_FIRST(&pool->sources)) != NULL) {
 		TAILQ_REMOVE(&pool->sources, s, entry);
 		scrape_source_free(s);
