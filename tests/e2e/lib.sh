@@ -9,6 +9,7 @@ HELPERS="$TOP_SRCDIR/tests/helpers"
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	$PY "$HELPERS/ports.py" release "$T/.ports"
 	if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
 trap cleanup EXIT INT TERM
@@ -33,9 +34,15 @@ pass() {
 	exit 0
 }
 
-# A free TCP port on 127.0.0.1.
+# free_port: a free TCP port on 127.0.0.1, reserved until the test ends so
+# that no test running beside it gets the same one (see ports.py).
+# free_ports N: N of them, in one Python start.
 free_port() {
-	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	free_ports 1
+}
+
+free_ports() {
+	$PY "$HELPERS/ports.py" take "$1" $$ "$T/.ports"
 }
 
 # Start a command in the background, logging to $T/<name>.log.

@@ -7,8 +7,8 @@ what comes back and what gets recorded: exact float bits (stale NaN),
 negative timestamps, UTF-8 label values, metadata, the scripted answers
 (500, 429 with Retry-After in seconds and as a date, random sleeps, a hang
 that ends when the client gives up), scope=samples, 415 and 400 for bad
-bodies; per-target scrape state, gzip and OpenMetrics on the target side.
-Exits 1 on the first wrong answer.
+bodies; per-target scrape state, gzip and OpenMetrics on the target side;
+ports.py's reservations. Exits 1 on the first wrong answer.
 """
 
 import email.utils
@@ -274,12 +274,55 @@ def test_target(tmp, procs):
     expect(n0 == 3, "request log counts the counter target's 3 scrapes")
 
 
+def ports(tmp, *args):
+    env = dict(os.environ, PROMLET_PORTS_DIR=os.path.join(tmp, "ports"))
+    return subprocess.run([PY, os.path.join(HERE, "ports.py")] + list(args),
+                          env=env, capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def test_ports(tmp):
+    pdir = os.path.join(tmp, "ports")
+    lst = os.path.join(tmp, "ports.list")
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    got = [int(p) for p in ports(tmp, "take", "5", str(os.getpid()), lst)]
+    expect(len(set(got)) == 5, "five distinct ports: %r" % got)
+    expect(all(1024 <= p < low for p in got),
+           "ports below the ephemeral range (%d): %r" % (low, got))
+    for p in got:
+        with open(os.path.join(pdir, str(p), "owner")) as f:
+            expect(int(f.read()) == os.getpid(), "port %d owned by us" % p)
+    # Every port of the range but one held by live owners, one by a dead
+    # one: the next take must be that one (taken over), never a held one.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    free = got[0]
+    for p in range(max(1024, low - 1 - 12000), low):
+        d = os.path.join(pdir, str(p))
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "owner"), "w") as f:
+            f.write("%d\n" % (dead.pid if p == free else os.getpid()))
+    lst2 = os.path.join(tmp, "ports2.list")
+    again = ports(tmp, "take", "1", "1", lst2)
+    expect(again == [str(free)], "stale port %d taken over: %r" %
+           (free, again))
+    with open(os.path.join(pdir, str(free), "owner")) as f:
+        expect(f.read().strip() == "1", "new owner recorded")
+    ports(tmp, "release", lst2)
+    expect(not os.path.exists(os.path.join(pdir, str(free))),
+           "released port's reservation removed")
+    expect(os.path.exists(os.path.join(pdir, str(got[1]))),
+           "release leaves other reservations")
+
+
 def main():
     procs = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             test_receiver(tmp, procs)
             test_target(tmp, procs)
+            test_ports(tmp)
     except Failure as e:
         print("FAIL " + str(e))
         return 1

@@ -165,16 +165,3 @@ now_ms() {
 	date +%s%3N
 }
 
-# free_ports N: N distinct free ports on 127.0.0.1, in one Python start
-# (free_port per sender is slow when twenty start at once).
-free_ports() {
-	$PY -c '
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-' "$1"
-}
