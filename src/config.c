@@ -3922,8 +3922,12 @@ config_scrape_files(struct config_ctx *ctx, const struct ynode *n,
 	glob_t gl;
 	int rc = 0, g;
 
-	if (config_str_list(ctx, "scrape_config_files", n, &pats, &npats) == -1)
+	/* A bad item leaves the ones before it in pats. */
+	if (config_str_list(ctx, "scrape_config_files", n, &pats,
+	    &npats) == -1) {
+		config_str_list_free(pats, npats);
 		return -1;
+	}
 	for (i = 0; i < npats && rc == 0; i++) {
 		if ((star = strchr(pats[i], '*')) != NULL &&
 		    strchr(star, '/') != NULL) {
