@@ -129,6 +129,7 @@ struct azuread_token {
 	int64_t	 expires_ms;	/* wall clock, Unix ms */
 	int64_t	 refresh_ms;	/* from refresh_in; 0 when not given */
 	char	*client_id;	/* identity echoed by MI endpoints, or NULL */
+	char	*token_type;	/* with AZUREAD_TOKEN_ANY_TYPE only */
 };
 
 /*
@@ -138,6 +139,16 @@ struct azuread_token {
  */
 int		 azuread_token_parse(const char *, size_t, int64_t now_ms,
 		    struct azuread_token *, char **cause);
+/*
+ * The same for any OAuth 2.0 token endpoint (oauth2.c). ANY_TYPE: keep
+ * token_type, named as Go's oauth2 names it (bearer -> Bearer; none ->
+ * Bearer), instead of requiring Bearer. NO_EXPIRY: an answer without
+ * expires_in or expires_on is a token that never expires (expires_ms 0).
+ */
+#define AZUREAD_TOKEN_ANY_TYPE	0x1
+#define AZUREAD_TOKEN_NO_EXPIRY	0x2
+int		 azuread_token_parse_opt(const char *, size_t, int64_t now_ms,
+		    int flags, struct azuread_token *, char **cause);
 /* Frees and wipes. */
 void		 azuread_token_clear(struct azuread_token *);
 /*

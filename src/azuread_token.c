@@ -221,6 +221,7 @@ azuread_token_clear(struct azuread_token *t)
 {
 	azuread_secret_free(t->access_token);
 	free(t->client_id);
+	free(t->token_type);
 	memset(t, 0, sizeof *t);
 }
 
@@ -228,11 +229,43 @@ int
 azuread_token_parse(const char *data, size_t len, int64_t now_ms,
     struct azuread_token *t, char **cause)
 {
+	return azuread_token_parse_opt(data, len, now_ms, 0, t, cause);
+}
+
+/* Go's oauth2 Token.Type(): the usual names in their usual case. */
+static char *
+azuread_token_type(const char *s)
+{
+	static const char *known[] = { "Bearer", "MAC", "Basic" };
+	size_t i;
+
+	if (*s == '\0')
+		return xstrdup("Bearer");
+	for (i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcasecmp(s, known[i]) == 0)
+			return xstrdup(known[i]);
+	return xstrdup(s);
+}
+
+/* It goes into a header line as is. */
+static int
+azuread_token_chars_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+azuread_token_parse_opt(const char *data, size_t len, int64_t now_ms,
+    int flags, struct azuread_token *t, char **cause)
+{
 	json_t *root, *v;
 	json_error_t jerr;
 	long long in = 0, on = 0, refresh = 0;
-	int have_in, have_on, have_refresh;
-	int64_t expires;
+	int have_in, have_on, have_refresh, never = 0;
+	int64_t expires = 0;
 	const char *s;
 
 	memset(t, 0, sizeof *t);
@@ -249,16 +282,18 @@ azuread_token_parse(const char *data, size_t len, int64_t now_ms,
 		*cause = xstrdup("token answer has no access_token");
 		goto fail;
 	}
-	s = json_string_value(v);
-	for (; *s != '\0'; s++) {
-		/* It goes into a header line as is. */
-		if ((unsigned char)*s <= ' ' || *s == 0x7f) {
-			*cause = xstrdup("access_token has invalid characters");
-			goto fail;
-		}
+	if (!azuread_token_chars_ok(json_string_value(v))) {
+		*cause = xstrdup("access_token has invalid characters");
+		goto fail;
 	}
 	v = json_object_get(root, "token_type");
-	if (json_is_string(v) &&
+	if (flags & AZUREAD_TOKEN_ANY_TYPE) {
+		s = json_is_string(v) ? json_string_value(v) : "";
+		if (!azuread_token_chars_ok(s)) {
+			*cause = xstrdup("token_type has invalid characters");
+			goto fail;
+		}
+	} else if (json_is_string(v) &&
 	    strcasecmp(json_string_value(v), "Bearer") != 0) {
 		xasprintf(cause, "token_type is \"%.32s\", not Bearer",
 		    json_string_value(v));
@@ -272,6 +307,9 @@ azuread_token_parse(const char *data, size_t len, int64_t now_ms,
 		    "expires_on or refresh_in");
 		goto fail;
 	}
+	/* Go's oauth2 reads expires_in 0 as no expiry. */
+	if (have_in && in == 0 && (flags & AZUREAD_TOKEN_NO_EXPIRY))
+		have_in = 0;
 	if (have_in && (in <= 0 || in > 10LL * 365 * 86400)) {
 		xasprintf(cause, "expires_in %lld is out of range", in);
 		goto fail;
@@ -287,12 +325,14 @@ azuread_token_parse(const char *data, size_t len, int64_t now_ms,
 			expires = on * AZUREAD_SEC;
 	} else if (have_on)
 		expires = on * AZUREAD_SEC;
+	else if (flags & AZUREAD_TOKEN_NO_EXPIRY)
+		never = 1;
 	else {
 		*cause = xstrdup("token answer has neither expires_in nor "
 		    "expires_on");
 		goto fail;
 	}
-	if (expires <= now_ms) {
+	if (!never && expires <= now_ms) {
 		*cause = xstrdup("token is already expired (check the clock)");
 		goto fail;
 	}
@@ -305,6 +345,11 @@ azuread_token_parse(const char *data, size_t len, int64_t now_ms,
 	v = json_object_get(root, "client_id");
 	if (json_is_string(v))
 		t->client_id = xstrdup(json_string_value(v));
+	if (flags & AZUREAD_TOKEN_ANY_TYPE) {
+		v = json_object_get(root, "token_type");
+		t->token_type = azuread_token_type(json_is_string(v) ?
+		    json_string_value(v) : "");
+	}
 	json_decref(root);
 	return 0;
 

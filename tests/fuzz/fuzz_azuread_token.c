@@ -1,12 +1,14 @@
 /*
  * libFuzzer target for what an identity endpoint sends back, all of it
- * peer-controlled: token answers (azuread_token_parse), error answers
+ * peer-controlled: token answers (azuread_token_parse, and its generic
+ * OAuth 2.0 reading for oauth2.c), error answers
  * (azuread_error_summary), the Arc challenge header naming a key file
  * (azuread_arc_key_path) and the scrubbing that keeps secrets out of
  * messages (azuread_scrub).
  *
  * Invariants: a parsed token has a non-empty access token and an expiry
- * after the time it was received; an error summary is a short single line;
+ * after the time it was received (or none, in the generic reading, whose
+ * token_type is a non-empty header word); an error summary is a short single line;
  * an Arc key path never leaves the key directory and ends in ".key"; a
  * scrubbed message no longer contains the secret.
  */
@@ -53,6 +55,22 @@ fuzz_az_token(const char *s, size_t len)
 		(void)azuread_refresh_at(FUZZ_AZ_NOW, tok.expires_ms,
 		    tok.refresh_ms);
 		(void)azuread_usable_until(FUZZ_AZ_NOW, tok.expires_ms);
+	} else
+		FUZZ_CHECK(cause != NULL && cause[0] != '\0');
+	free(cause);
+	azuread_token_clear(&tok);
+
+	cause = NULL;
+	if (azuread_token_parse_opt(s, len, FUZZ_AZ_NOW,
+	    AZUREAD_TOKEN_ANY_TYPE | AZUREAD_TOKEN_NO_EXPIRY, &tok,
+	    &cause) == 0) {
+		FUZZ_CHECK(cause == NULL);
+		FUZZ_CHECK(tok.access_token != NULL &&
+		    tok.access_token[0] != '\0');
+		FUZZ_CHECK(tok.expires_ms == 0 || tok.expires_ms > FUZZ_AZ_NOW);
+		FUZZ_CHECK(tok.token_type != NULL &&
+		    tok.token_type[0] != '\0' &&
+		    strpbrk(tok.token_type, " \t\r\n") == NULL);
 	} else
 		FUZZ_CHECK(cause != NULL && cause[0] != '\0');
 	free(cause);

@@ -266,6 +266,81 @@ test_token_parse_ok(void **state)
 	azuread_token_clear(&t);
 }
 
+/*
+ * The generic OAuth 2.0 reading (oauth2.c): token_type kept and named as
+ * Go's oauth2 names it; no expiry, or expires_in 0, is a token that never
+ * expires; Azure's reading still refuses both.
+ */
+static void
+test_token_parse_generic(void **state)
+{
+	static const struct {
+		const char	*json;
+		const char	*type;
+		long long	 expires_s;	/* after NOW; -1: never */
+	} ok[] = {
+		{ "{\"access_token\":\"a\",\"token_type\":\"bearer\","
+		    "\"expires_in\":60}", "Bearer", 60 },
+		{ "{\"access_token\":\"a\",\"token_type\":\"MAC\"}", "MAC",
+		    -1 },
+		{ "{\"access_token\":\"a\",\"token_type\":\"basic\","
+		    "\"expires_in\":0}", "Basic", -1 },
+		{ "{\"access_token\":\"a\",\"token_type\":\"DPoP\","
+		    "\"expires_in\":\"30\"}", "DPoP", 30 },
+		{ "{\"access_token\":\"a\"}", "Bearer", -1 },
+		{ "{\"access_token\":\"a\",\"token_type\":\"\"}", "Bearer",
+		    -1 },
+	};
+	static const char *bad[] = {
+		"{\"access_token\":\"a\",\"token_type\":\"Bear er\"}",
+		"{\"access_token\":\"a b\"}",
+		"{\"access_token\":\"a\",\"expires_in\":-5}",
+		"{\"token_type\":\"bearer\"}",
+		/* The epoch is long past, not "never". */
+		"{\"access_token\":\"a\",\"expires_on\":\"0\"}",
+	};
+	struct azuread_token t;
+	char *cause;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		cause = NULL;
+		if (azuread_token_parse_opt(ok[i].json, strlen(ok[i].json),
+		    NOW, AZUREAD_TOKEN_ANY_TYPE | AZUREAD_TOKEN_NO_EXPIRY, &t,
+		    &cause) != 0)
+			fail_msg("%s: %s", ok[i].json, cause);
+		assert_string_equal(t.token_type, ok[i].type);
+		assert_string_equal(t.access_token, "a");
+		if (ok[i].expires_s == -1)
+			assert_true(t.expires_ms == 0);
+		else
+			assert_true(t.expires_ms == NOW + ok[i].expires_s * S);
+		azuread_token_clear(&t);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cause = NULL;
+		if (azuread_token_parse_opt(bad[i], strlen(bad[i]), NOW,
+		    AZUREAD_TOKEN_ANY_TYPE | AZUREAD_TOKEN_NO_EXPIRY, &t,
+		    &cause) == 0)
+			fail_msg("accepted %s", bad[i]);
+		assert_non_null(cause);
+		free(cause);
+	}
+	/* Azure's reading: Bearer only, an expiry required. */
+	assert_int_equal(test_parse("{\"access_token\":\"a\",\"token_type\":"
+	    "\"MAC\",\"expires_in\":60}", &t, &cause), -1);
+	free(cause);
+	assert_int_equal(test_parse("{\"access_token\":\"a\"}", &t, &cause),
+	    -1);
+	free(cause);
+	assert_int_equal(test_parse("{\"access_token\":\"a\",\"expires_on\":"
+	    "\"0\"}", &t, &cause), -1);
+	assert_string_equal(cause, "token is already expired (check the "
+	    "clock)");
+	free(cause);
+}
+
 static void
 test_token_parse_bad(void **state)
 {
@@ -1675,6 +1750,7 @@ main(void)
 		cmocka_unit_test(test_form),
 		cmocka_unit_test(test_token_parse_ok),
 		cmocka_unit_test(test_token_parse_bad),
+		cmocka_unit_test(test_token_parse_generic),
 		cmocka_unit_test(test_error_summary),
 		cmocka_unit_test(test_refresh_time),
 		cmocka_unit_test(test_retry_schedule),
