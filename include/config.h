@@ -48,6 +48,8 @@ struct config_tls {
 	char	*max_version;	/* NULL = library default */
 };
 
+struct config_oauth2;
+
 /* HTTP client settings shared by scrape and remote write. */
 struct config_http {
 	/* Non-NULL (maybe "") exactly when basic_auth is configured. */
@@ -65,6 +67,29 @@ struct config_http {
 	int			 proxy_from_environment;	/* default 0 */
 	int			 follow_redirects;		/* default 1 */
 	int			 enable_http2;	/* default 1 scrape, 0 rw */
+	struct config_oauth2	*oauth2;	/* NULL = none */
+};
+
+/*
+ * oauth2: the client credentials grant (RFC 6749 4.4), as Prometheus's
+ * HTTP client does it. The token request has TLS and proxy settings of
+ * its own, in http (no auth there).
+ */
+struct config_oauth2 {
+	char			*client_id;
+	char			*client_secret;		/* secret */
+	char			*client_secret_file;
+	char			**scopes;
+	size_t			  nscopes;
+	char			*token_url;
+	struct config_kvs	  endpoint_params;	/* sorted by name */
+	struct config_http	  http;
+	/*
+	 * Every setting above in one string: requests whose configs have
+	 * equal keys share a token (across jobs and reloads). Holds the
+	 * secret, so it is never printed.
+	 */
+	char			*key;
 };
 
 struct config_static {
@@ -243,5 +268,8 @@ int		 config_parse_size(const char *, uint64_t *bytes);
 const char	*config_k8s_role_name(enum config_k8s_role);
 /* A copy of a URL fit for logs: the password of user:pass@ as <secret>. */
 char		*config_redact_url(const char *);
+/* A deep copy, for a token source that outlives its config. */
+struct config_oauth2 *config_oauth2_dup(const struct config_oauth2 *);
+void		 config_oauth2_free(struct config_oauth2 *);
 
 #endif

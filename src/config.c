@@ -1099,6 +1099,13 @@ struct config_http_parse {
 	const struct ynode	*at[CONFIG_MAX_FIELDS];
 };
 
+static void	config_http_free(struct config_http *);
+static int	config_proxy_check(struct config_ctx *,
+		    const struct config_layer *, const char *, const char *,
+		    int);
+static int	config_tls_check(struct config_ctx *, const struct ynode *,
+		    const struct config_tls *);
+
 static const struct config_field config_basic_auth_fields[] = {
 	CF("username", CF_STR, struct config_http, basic_auth_username),
 	CF("password", CF_STR, struct config_http, basic_auth_password),
@@ -1205,6 +1212,215 @@ config_http_tls_cb(struct config_ctx *ctx, const struct ynode *k,
 	return config_map(ctx, k->value, v, &l, 1);
 }
 
+/* ---- oauth2 ---------------------------------------------------------- */
+
+/* What the oauth2 block holds for its token request's proxy. */
+struct config_oauth2_parse {
+	char			*proxy_url;
+	char			*no_proxy;
+	int			 proxy_from_environment;
+	const struct ynode	*at[CONFIG_MAX_FIELDS];
+	const struct ynode	*oat[CONFIG_MAX_FIELDS];	/* oauth2's */
+};
+
+static int
+config_oauth2_scopes_cb(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, void *obj)
+{
+	struct config_oauth2 *oa = obj;
+
+	return config_str_list(ctx, k->value, v, &oa->scopes, &oa->nscopes);
+}
+
+static int
+config_oauth2_params_cb(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, void *obj)
+{
+	struct config_oauth2 *oa = obj;
+	struct config_kvs *p = &oa->endpoint_params;
+
+	if (config_kv_map(ctx, k->value, v, p, 0) == -1)
+		return -1;
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof *p->v, config_kv_cmp);
+	return 0;
+}
+
+static int
+config_oauth2_tls_cb(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, void *obj)
+{
+	struct config_oauth2 *oa = obj;
+	struct config_layer l = { config_tls_fields, &oa->http.tls, NULL };
+
+	return config_map(ctx, k->value, v, &l, 1);
+}
+
+static const struct config_field config_oauth2_fields[] = {
+	CF("client_id", CF_STR, struct config_oauth2, client_id),
+	CF("client_secret", CF_STR, struct config_oauth2, client_secret),
+	CF("client_secret_file", CF_PATH, struct config_oauth2,
+	    client_secret_file),
+	CNOT("client_secret_ref", NULL),
+	CFN("scopes", config_oauth2_scopes_cb),
+	CF("token_url", CF_STR, struct config_oauth2, token_url),
+	CFN("endpoint_params", config_oauth2_params_cb),
+	CFN("tls_config", config_oauth2_tls_cb),
+	CEND
+};
+
+static const struct config_field config_oauth2_proxy_fields[] = {
+	CF("proxy_url", CF_STR, struct config_oauth2_parse, proxy_url),
+	CF("no_proxy", CF_STR, struct config_oauth2_parse, no_proxy),
+	CF("proxy_from_environment", CF_BOOL, struct config_oauth2_parse,
+	    proxy_from_environment),
+	CNOT("proxy_connect_header", NULL),
+	CEND
+};
+
+void
+config_oauth2_free(struct config_oauth2 *oa)
+{
+	if (oa == NULL)
+		return;
+	free(oa->client_id);
+	free(oa->client_secret);
+	free(oa->client_secret_file);
+	config_str_list_free(oa->scopes, oa->nscopes);
+	free(oa->token_url);
+	config_kvs_free(&oa->endpoint_params);
+	config_http_free(&oa->http);
+	free(oa->key);
+	free(oa);
+}
+
+static char *
+config_strdup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+struct config_oauth2 *
+config_oauth2_dup(const struct config_oauth2 *oa)
+{
+	struct config_oauth2 *d = xcalloc(1, sizeof *d);
+	const struct config_http *h = &oa->http;
+	const struct config_tls *t = &h->tls;
+	size_t i;
+
+	d->client_id = config_strdup_or_null(oa->client_id);
+	d->client_secret = config_strdup_or_null(oa->client_secret);
+	d->client_secret_file = config_strdup_or_null(oa->client_secret_file);
+	for (i = 0; i < oa->nscopes; i++) {
+		d->scopes = xreallocarray(d->scopes, i + 1, sizeof *d->scopes);
+		d->scopes[d->nscopes++] = xstrdup(oa->scopes[i]);
+	}
+	d->token_url = config_strdup_or_null(oa->token_url);
+	for (i = 0; i < oa->endpoint_params.n; i++)
+		config_kvs_add(&d->endpoint_params,
+		    xstrdup(oa->endpoint_params.v[i].name),
+		    xstrdup(oa->endpoint_params.v[i].value));
+	d->http.tls.ca_file = config_strdup_or_null(t->ca_file);
+	d->http.tls.cert_file = config_strdup_or_null(t->cert_file);
+	d->http.tls.key_file = config_strdup_or_null(t->key_file);
+	d->http.tls.server_name = config_strdup_or_null(t->server_name);
+	d->http.tls.insecure_skip_verify = t->insecure_skip_verify;
+	d->http.tls.min_version = config_strdup_or_null(t->min_version);
+	d->http.tls.max_version = config_strdup_or_null(t->max_version);
+	d->http.proxy_url = config_strdup_or_null(h->proxy_url);
+	d->http.no_proxy = config_strdup_or_null(h->no_proxy);
+	d->http.proxy_from_environment = h->proxy_from_environment;
+	d->http.follow_redirects = h->follow_redirects;
+	d->http.enable_http2 = h->enable_http2;
+	d->key = config_strdup_or_null(oa->key);
+	return d;
+}
+
+/* Each setting as name=length:value, so no value can forge another. */
+static void
+config_oauth2_key_put(struct buf *b, const char *name, const char *v)
+{
+	if (v != NULL)
+		buf_printf(b, "%s=%zu:%s\n", name, strlen(v), v);
+}
+
+static char *
+config_oauth2_key(const struct config_oauth2 *oa)
+{
+	const struct config_http *h = &oa->http;
+	const struct config_tls *t = &h->tls;
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	config_oauth2_key_put(&b, "id", oa->client_id);
+	config_oauth2_key_put(&b, "secret", oa->client_secret);
+	config_oauth2_key_put(&b, "secret_file", oa->client_secret_file);
+	for (i = 0; i < oa->nscopes; i++)
+		config_oauth2_key_put(&b, "scope", oa->scopes[i]);
+	config_oauth2_key_put(&b, "url", oa->token_url);
+	for (i = 0; i < oa->endpoint_params.n; i++) {
+		config_oauth2_key_put(&b, "pn", oa->endpoint_params.v[i].name);
+		config_oauth2_key_put(&b, "pv", oa->endpoint_params.v[i].value);
+	}
+	config_oauth2_key_put(&b, "ca", t->ca_file);
+	config_oauth2_key_put(&b, "cert", t->cert_file);
+	config_oauth2_key_put(&b, "key", t->key_file);
+	config_oauth2_key_put(&b, "sni", t->server_name);
+	config_oauth2_key_put(&b, "min", t->min_version);
+	config_oauth2_key_put(&b, "max", t->max_version);
+	config_oauth2_key_put(&b, "proxy", h->proxy_url);
+	config_oauth2_key_put(&b, "no_proxy", h->no_proxy);
+	buf_printf(&b, "flags=%d%d\n", t->insecure_skip_verify,
+	    h->proxy_from_environment);
+	return buf_steal(&b);
+}
+
+/*
+ * The oauth2 block alone: its TLS and proxy settings. How it combines
+ * with the other auth settings is config_http_finish's.
+ */
+static int
+config_http_oauth2_cb(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, void *obj)
+{
+	struct config_http_parse *hp = obj;
+	struct config_oauth2_parse op;
+	struct config_oauth2 *oa;
+	struct config_layer l[2];
+	int rc = -1;
+
+	if (config_null(v))
+		return 0;
+	memset(&op, 0, sizeof op);
+	op.proxy_from_environment = CONFIG_UNSET;
+	config_oauth2_free(hp->h->oauth2);
+	oa = hp->h->oauth2 = xcalloc(1, sizeof *oa);
+	l[0] = (struct config_layer){ config_oauth2_fields, oa, op.oat };
+	l[1] = (struct config_layer){ config_oauth2_proxy_fields, &op, op.at };
+	if (config_map(ctx, k->value, v, l, 2) == -1 ||
+	    config_proxy_check(ctx, &l[1], op.proxy_url, op.no_proxy,
+	    op.proxy_from_environment) == -1 ||
+	    config_tls_check(ctx, config_at(&l[0], "tls_config"),
+	    &oa->http.tls) == -1)
+		goto out;
+	if (!config_empty(op.proxy_url)) {
+		oa->http.proxy_url = op.proxy_url;
+		op.proxy_url = NULL;
+	}
+	if (!config_empty(op.no_proxy)) {
+		oa->http.no_proxy = op.no_proxy;
+		op.no_proxy = NULL;
+	}
+	oa->http.proxy_from_environment = op.proxy_from_environment == 1;
+	/* Go's token client: redirects followed, HTTP/1.1 with a TLS config. */
+	oa->http.follow_redirects = 1;
+	rc = 0;
+out:
+	free(op.proxy_url);
+	free(op.no_proxy);
+	return rc;
+}
+
 static const struct config_field config_http_fields[] = {
 	CFN("basic_auth", config_http_basic_auth_cb),
 	CFN("authorization", config_http_authorization_cb),
@@ -1219,7 +1435,7 @@ static const struct config_field config_http_fields[] = {
 	CF("follow_redirects", CF_BOOL, struct config_http_parse,
 	    follow_redirects),
 	CF("enable_http2", CF_BOOL, struct config_http_parse, enable_http2),
-	CNOT("oauth2", "use authorization, or azuread for Azure Monitor"),
+	CFN("oauth2", config_http_oauth2_cb),
 	CNOT("proxy_connect_header", NULL),
 	CNOT("http_headers", NULL),
 	CEND
@@ -1263,6 +1479,8 @@ config_http_free(struct config_http *h)
 	free(h->tls.max_version);
 	free(h->proxy_url);
 	free(h->no_proxy);
+	config_oauth2_free(h->oauth2);
+	h->oauth2 = NULL;
 }
 
 /* proxy_url: scheme://host[:port] with a scheme curl can proxy through. */
@@ -1281,6 +1499,102 @@ config_check_proxy_url(const char *s)
 	return -1;
 }
 
+/* Proxy settings in a layer that has the proxy keys (Prometheus's order). */
+static int
+config_proxy_check(struct config_ctx *ctx, const struct config_layer *l,
+    const char *proxy_url, const char *no_proxy, int from_env)
+{
+	const struct ynode *at;
+	char *t;
+
+	if (from_env == 1 && !config_empty(proxy_url)) {
+		at = config_at(l, "proxy_from_environment");
+		return config_error(ctx, at, at->value, "if "
+		    "proxy_from_environment is configured, proxy_url must not "
+		    "be configured");
+	}
+	if (from_env == 1 && !config_empty(no_proxy)) {
+		at = config_at(l, "proxy_from_environment");
+		return config_error(ctx, at, at->value, "if "
+		    "proxy_from_environment is configured, no_proxy must not "
+		    "be configured");
+	}
+	if (config_empty(proxy_url) && !config_empty(no_proxy)) {
+		at = config_at(l, "no_proxy");
+		return config_error(ctx, at, at->value, "if no_proxy is "
+		    "configured, proxy_url must also be configured");
+	}
+	if (!config_empty(proxy_url) &&
+	    config_check_proxy_url(proxy_url) == -1) {
+		at = config_at(l, "proxy_url");
+		t = config_redact_url(proxy_url);
+		config_error(ctx, at, at->value, "invalid proxy URL \"%s\" "
+		    "(expected scheme://host:port with scheme http, https, "
+		    "socks4, socks4a, socks5 or socks5h)", t);
+		free(t);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_tls_check(struct config_ctx *ctx, const struct ynode *at,
+    const struct config_tls *t)
+{
+	if (!config_empty(t->cert_file) && config_empty(t->key_file))
+		return config_error(ctx, at, "tls_config", "exactly one of "
+		    "key or key_file must be configured when a client "
+		    "certificate is configured");
+	if (config_empty(t->cert_file) && !config_empty(t->key_file))
+		return config_error(ctx, at, "tls_config", "exactly one of "
+		    "cert or cert_file must be configured when a client key "
+		    "is configured");
+	return 0;
+}
+
+/* The oauth2 block's own requirements, after the auth conflicts. */
+static int
+config_oauth2_finish(struct config_ctx *ctx, const struct config_layer *l,
+    struct config_oauth2 *oa)
+{
+	const struct ynode *at = config_at(l, "oauth2");
+	char *u;
+
+	if (config_empty(oa->client_id))
+		return config_error(ctx, at, "oauth2", "oauth2 client_id must "
+		    "be configured");
+	if (config_empty(oa->token_url))
+		return config_error(ctx, at, "oauth2", "oauth2 token_url must "
+		    "be configured");
+	if (!config_empty(oa->client_secret) &&
+	    !config_empty(oa->client_secret_file))
+		return config_error(ctx, at, "oauth2", "at most one of oauth2 "
+		    "client_secret, client_secret_file & client_secret_ref "
+		    "must be configured");
+	/* Prometheus fails each request instead; the URL is known now. */
+	if (config_check_http_url(oa->token_url) == -1) {
+		u = config_redact_url(oa->token_url);
+		config_error(ctx, at, "oauth2", "invalid oauth2 token_url "
+		    "\"%s\" (expected an http:// or https:// URL with a "
+		    "host)", u);
+		free(u);
+		return -1;
+	}
+	/* Go's client refuses to let endpoint_params replace scope. */
+	if (oa->nscopes > 0) {
+		size_t i;
+
+		for (i = 0; i < oa->endpoint_params.n; i++)
+			if (strcmp(oa->endpoint_params.v[i].name,
+			    "scope") == 0)
+				return config_error(ctx, at, "oauth2",
+				    "oauth2 endpoint_params cannot replace "
+				    "\"scope\", which scopes sets");
+	}
+	oa->key = config_oauth2_key(oa);
+	return 0;
+}
+
 /*
  * HTTPClientConfig.Validate in Prometheus's order, then the mapping of
  * bearer_token(_file) onto authorization and the defaults.
@@ -1294,6 +1608,7 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 	const struct ynode *at;
 	const char *bt = hp->bearer_token, *btf = hp->bearer_token_file;
 	int has_bt = !config_empty(bt), has_btf = !config_empty(btf);
+	int oauth2 = h->oauth2 != NULL;
 	size_t len;
 	char *t;
 
@@ -1303,8 +1618,9 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 		return config_error(ctx, at, at->value, "at most one of "
 		    "bearer_token & bearer_token_file must be configured");
 	}
-	if (hp->basic_auth && (has_bt || has_btf)) {
-		at = config_later(config_at(&l, "basic_auth"), config_at(&l,
+	if ((hp->basic_auth || oauth2) && (has_bt || has_btf)) {
+		at = config_later(config_at(&l, hp->basic_auth ? "basic_auth" :
+		    "oauth2"), config_at(&l,
 		    has_bt ? "bearer_token" : "bearer_token_file"));
 		return config_error(ctx, at, at->value, "at most one of "
 		    "basic_auth, oauth2, bearer_token & bearer_token_file must "
@@ -1343,8 +1659,9 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 			return config_error(ctx, at, at->value,
 			    "authorization type cannot be set to \"basic\", "
 			    "use \"basic_auth\" instead");
-		if (hp->basic_auth) {
-			at = config_later(at, config_at(&l, "basic_auth"));
+		if (hp->basic_auth || oauth2) {
+			at = config_later(at, config_at(&l, hp->basic_auth ?
+			    "basic_auth" : "oauth2"));
 			return config_error(ctx, at, at->value,
 			    "at most one of basic_auth, oauth2 & authorization "
 			    "must be configured");
@@ -1361,41 +1678,18 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 		}
 	}
 
-	if (hp->proxy_from_environment == 1 && !config_empty(hp->proxy_url)) {
-		at = config_at(&l, "proxy_from_environment");
-		return config_error(ctx, at, at->value, "if "
-		    "proxy_from_environment is configured, proxy_url must not "
-		    "be configured");
-	}
-	if (hp->proxy_from_environment == 1 && !config_empty(hp->no_proxy)) {
-		at = config_at(&l, "proxy_from_environment");
-		return config_error(ctx, at, at->value, "if "
-		    "proxy_from_environment is configured, no_proxy must not "
-		    "be configured");
-	}
-	if (config_empty(hp->proxy_url) && !config_empty(hp->no_proxy)) {
-		at = config_at(&l, "no_proxy");
-		return config_error(ctx, at, at->value, "if no_proxy is "
-		    "configured, proxy_url must also be configured");
-	}
-	if (!config_empty(hp->proxy_url) &&
-	    config_check_proxy_url(hp->proxy_url) == -1) {
-		at = config_at(&l, "proxy_url");
-		t = config_redact_url(hp->proxy_url);
-		config_error(ctx, at, at->value, "invalid proxy URL \"%s\" "
-		    "(expected scheme://host:port with scheme http, https, "
-		    "socks4, socks4a, socks5 or socks5h)", t);
-		free(t);
+	if (config_proxy_check(ctx, &l, hp->proxy_url, hp->no_proxy,
+	    hp->proxy_from_environment) == -1 ||
+	    config_tls_check(ctx, config_at(&l, "tls_config"), &h->tls) == -1)
 		return -1;
+	if (oauth2 && hp->basic_auth) {
+		at = config_later(config_at(&l, "basic_auth"),
+		    config_at(&l, "oauth2"));
+		return config_error(ctx, at, at->value, "at most one of "
+		    "basic_auth, oauth2 & authorization must be configured");
 	}
-	if (!config_empty(h->tls.cert_file) && config_empty(h->tls.key_file))
-		return config_error(ctx, config_at(&l, "tls_config"),
-		    "tls_config", "exactly one of key or key_file must be "
-		    "configured when a client certificate is configured");
-	if (config_empty(h->tls.cert_file) && !config_empty(h->tls.key_file))
-		return config_error(ctx, config_at(&l, "tls_config"),
-		    "tls_config", "exactly one of cert or cert_file must be "
-		    "configured when a client key is configured");
+	if (oauth2 && config_oauth2_finish(ctx, &l, h->oauth2) == -1)
+		return -1;
 
 	if (!config_empty(hp->proxy_url)) {
 		h->proxy_url = hp->proxy_url;
@@ -1420,7 +1714,8 @@ config_http_is_custom(const struct config_http *h, int default_http2)
 	const struct config_tls *t = &h->tls;
 
 	return h->basic_auth_username != NULL ||
-	    h->authorization_type != NULL || t->ca_file != NULL ||
+	    h->authorization_type != NULL || h->oauth2 != NULL ||
+	    t->ca_file != NULL ||
 	    t->cert_file != NULL || t->key_file != NULL ||
 	    t->server_name != NULL || t->insecure_skip_verify ||
 	    t->min_version != NULL || t->max_version != NULL ||
@@ -3509,8 +3804,8 @@ static const struct config_field config_rw_extra_fields[] = {
 	CF("send_exemplars", CF_BOOL, struct config_rw_parse, send_exemplars),
 	CIGN("send_native_histograms", CF_IGN_BOOL),
 	CIGN("round_robin_dns", CF_IGN_BOOL),
-	CNOT("sigv4", "use azuread, authorization or basic_auth"),
-	CNOT("google_iam", "use azuread, authorization or basic_auth"),
+	CNOT("sigv4", "use azuread, oauth2, authorization or basic_auth"),
+	CNOT("google_iam", "use azuread, oauth2, authorization or basic_auth"),
 	CEND
 };
 
@@ -3600,7 +3895,7 @@ config_rw_finish(struct config_ctx *ctx, struct config_rw_parse *rp,
 	struct config_queue *q = &rw->queue;
 	const struct ynode *at, *hv;
 	struct buf list = BUF_INIT;
-	const char *auth[3];
+	const char *auth[4];
 	size_t i, j, nauth = 0;
 
 	if (config_empty(rw->url)) {
@@ -3650,6 +3945,8 @@ config_rw_finish(struct config_ctx *ctx, struct config_rw_parse *rp,
 		auth[nauth++] = "basic_auth";
 	if (rw->http.authorization_type != NULL)
 		auth[nauth++] = "authorization";
+	if (rw->http.oauth2 != NULL)
+		auth[nauth++] = "oauth2";
 	if (rp->azuread != NULL)
 		auth[nauth++] = "azuread";
 	if (nauth > 1) {
@@ -4315,10 +4612,54 @@ config_out_kvs(struct config_out *o, int indent, const char *key,
 }
 
 static void
+config_out_tls(struct config_out *o, int indent, const struct config_tls *t)
+{
+	if (t->ca_file == NULL && t->cert_file == NULL && t->key_file == NULL &&
+	    t->server_name == NULL && !t->insecure_skip_verify &&
+	    t->min_version == NULL && t->max_version == NULL)
+		return;
+	config_out_key(o, indent, "tls_config");
+	buf_putc(o->b, '\n');
+	config_out_str(o, indent + 2, "ca_file", t->ca_file);
+	config_out_str(o, indent + 2, "cert_file", t->cert_file);
+	config_out_str(o, indent + 2, "key_file", t->key_file);
+	config_out_str(o, indent + 2, "server_name", t->server_name);
+	config_out_bool(o, indent + 2, "insecure_skip_verify",
+	    t->insecure_skip_verify);
+	config_out_str(o, indent + 2, "min_version", t->min_version);
+	config_out_str(o, indent + 2, "max_version", t->max_version);
+}
+
+static void
+config_out_proxy(struct config_out *o, int indent, const struct config_http *h)
+{
+	config_out_url(o, indent, "proxy_url", h->proxy_url);
+	config_out_str(o, indent, "no_proxy", h->no_proxy);
+	if (h->proxy_from_environment)
+		config_out_bool(o, indent, "proxy_from_environment", 1);
+}
+
+static void
+config_out_oauth2(struct config_out *o, int indent,
+    const struct config_oauth2 *oa)
+{
+	config_out_key(o, indent, "oauth2");
+	buf_putc(o->b, '\n');
+	config_out_str(o, indent + 2, "client_id", oa->client_id);
+	config_out_secret(o, indent + 2, "client_secret", oa->client_secret);
+	config_out_str(o, indent + 2, "client_secret_file",
+	    oa->client_secret_file);
+	config_out_list(o, indent + 2, "scopes", oa->scopes, oa->nscopes);
+	config_out_url(o, indent + 2, "token_url", oa->token_url);
+	config_out_kvs(o, indent + 2, "endpoint_params", &oa->endpoint_params,
+	    0);
+	config_out_tls(o, indent + 2, &oa->http.tls);
+	config_out_proxy(o, indent + 2, &oa->http);
+}
+
+static void
 config_out_http(struct config_out *o, int indent, const struct config_http *h)
 {
-	const struct config_tls *t = &h->tls;
-
 	if (h->basic_auth_username != NULL) {
 		config_out_key(o, indent, "basic_auth");
 		buf_putc(o->b, '\n');
@@ -4338,24 +4679,10 @@ config_out_http(struct config_out *o, int indent, const struct config_http *h)
 		config_out_str(o, indent + 2, "credentials_file",
 		    h->authorization_credentials_file);
 	}
-	if (t->ca_file != NULL || t->cert_file != NULL || t->key_file != NULL ||
-	    t->server_name != NULL || t->insecure_skip_verify ||
-	    t->min_version != NULL || t->max_version != NULL) {
-		config_out_key(o, indent, "tls_config");
-		buf_putc(o->b, '\n');
-		config_out_str(o, indent + 2, "ca_file", t->ca_file);
-		config_out_str(o, indent + 2, "cert_file", t->cert_file);
-		config_out_str(o, indent + 2, "key_file", t->key_file);
-		config_out_str(o, indent + 2, "server_name", t->server_name);
-		config_out_bool(o, indent + 2, "insecure_skip_verify",
-		    t->insecure_skip_verify);
-		config_out_str(o, indent + 2, "min_version", t->min_version);
-		config_out_str(o, indent + 2, "max_version", t->max_version);
-	}
-	config_out_url(o, indent, "proxy_url", h->proxy_url);
-	config_out_str(o, indent, "no_proxy", h->no_proxy);
-	if (h->proxy_from_environment)
-		config_out_bool(o, indent, "proxy_from_environment", 1);
+	if (h->oauth2 != NULL)
+		config_out_oauth2(o, indent, h->oauth2);
+	config_out_tls(o, indent, &h->tls);
+	config_out_proxy(o, indent, h);
 	config_out_bool(o, indent, "follow_redirects", h->follow_redirects);
 	config_out_bool(o, indent, "enable_http2", h->enable_http2);
 }

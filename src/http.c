@@ -40,6 +40,7 @@
 #include "http1.h"
 #include "log.h"
 #include "loop.h"
+#include "oauth2.h"
 #include "xmalloc.h"
 
 /* The native path's part of a request. */
@@ -64,10 +65,27 @@ struct http_native {
 	char				 errbuf[256];
 };
 
+/*
+ * A request waiting for its oauth2 token: a copy of what it was started
+ * with, and its timeout, which keeps running while it waits.
+ */
+struct http_park {
+	struct oauth2_waiter		 w;
+	struct http_request		*r;
+	struct http_request_opts	 o;
+	char				*method;
+	char				*url;
+	char				**headers;
+	void				*body;
+	struct event			*timer;
+	int64_t				 start_ms;
+};
+
 struct http_request {
 	struct http_client		*client;
 	CURL				*easy;
 	struct http_native		*native;	/* or NULL: curl */
+	struct http_park		*park;		/* or NULL */
 	struct http_pool		*pool;
 	struct curl_slist		*headers;
 	struct buf			 body;
@@ -111,6 +129,7 @@ struct http_client {
 	struct buf		 spare[HTTP_SPARE_MAX];	/* bodies to reuse */
 	size_t			 nspare;
 	size_t			 spare_bytes;
+	struct oauth2_cache	*oauth2;	/* made on first use */
 };
 
 /* A pool's one native connection; fd -1 when there is none. */
@@ -304,12 +323,32 @@ http_body_take(struct http_request *r)
 }
 
 static void
+http_park_free(struct http_park *p)
+{
+	size_t i;
+
+	oauth2_unwait(&p->w);
+	if (p->timer != NULL)
+		event_free(p->timer);
+	free(p->method);
+	free(p->url);
+	for (i = 0; p->headers != NULL && p->headers[i] != NULL; i++)
+		free(p->headers[i]);
+	free(p->headers);
+	free(p->body);
+	p->r->park = NULL;
+	free(p);
+}
+
+static void
 http_request_free(struct http_request *r)
 {
 	struct http_client *c = r->client;
 
 	TAILQ_REMOVE(&c->requests, r, entry);
 	c->active--;
+	if (r->park != NULL)
+		http_park_free(r->park);
 	if (r->native != NULL)
 		http_native_free(r);
 	if (r->easy != NULL) {
@@ -336,6 +375,8 @@ http_client_free(struct http_client *c)
 
 	if (c == NULL)
 		return;
+	/* First: its token requests are requests of this client. */
+	oauth2_cache_free(c->oauth2);
 	/* http_request_free() unlinks r before freeing it. */
 	while ((r = TAILQ_FIRST(&c->requests)) != NULL)
 		http_request_free(r); /* NOLINT(clang-analyzer-unix.Malloc) */
@@ -613,6 +654,128 @@ http_curl_start(struct http_request *r, const struct http_request_opts *o)
 static int	http_native_start(struct http_request *,
 		    const struct http_request_opts *);
 
+static void
+http_start(struct http_request *r, const struct http_request_opts *o)
+{
+	if (http_native_start(r, o) == -1)
+		http_curl_start(r, o);
+}
+
+/* Start r with an Authorization line added to its headers. */
+static void
+http_start_auth(struct http_request *r, const struct http_request_opts *o,
+    const char *auth)
+{
+	struct http_request_opts oo = *o;
+	const char **h;
+	size_t n = 0;
+
+	while (o->headers != NULL && o->headers[n] != NULL)
+		n++;
+	h = xcalloc(n + 2, sizeof *h);
+	if (n > 0)
+		memcpy(h, o->headers, n * sizeof *h);
+	h[n] = auth;
+	oo.headers = h;
+	http_start(r, &oo);
+	free(h);
+}
+
+/* End r now, from the loop, with a transport error and no response. */
+static void
+http_fail(struct http_request *r, const char *error)
+{
+	struct http_response resp;
+
+	memset(&resp, 0, sizeof resp);
+	resp.curl_code = CURLE_LOGIN_DENIED;
+	resp.error = error;
+	resp.body = &r->body;
+	if (r->cb != NULL)
+		r->cb(&resp, r->arg);
+	http_request_free(r);
+}
+
+static void
+http_park_ready(struct oauth2_waiter *w, const char *auth, const char *error)
+{
+	struct http_park *p = (struct http_park *)w;
+	struct http_request *r = p->r;
+	int64_t left;
+
+	if (auth == NULL) {
+		http_fail(r, error);
+		return;
+	}
+	if (p->o.timeout_ms > 0) {
+		left = p->o.timeout_ms - (loop_now_ms() - p->start_ms);
+		if (left <= 0) {
+			http_fail(r, "timed out waiting for an oauth2 token");
+			return;
+		}
+		p->o.timeout_ms = left;
+	}
+	/* Started from the park's copies, so they go after. */
+	r->park = NULL;
+	http_start_auth(r, &p->o, auth);
+	http_park_free(p);
+}
+
+static void
+http_park_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_park *p = arg;
+
+	(void)fd;
+	(void)what;
+	http_fail(p->r, "timed out waiting for an oauth2 token");
+}
+
+/*
+ * A request whose config has oauth2: sent at once with the token while
+ * one is usable, else parked (opts copied) until the source has one.
+ */
+static void
+http_oauth2_start(struct http_request *r, const struct http_request_opts *o)
+{
+	struct http_client *c = r->client;
+	struct oauth2_source *src;
+	struct http_park *p;
+	const char *auth;
+	size_t n = 0, i;
+
+	if (c->oauth2 == NULL)
+		c->oauth2 = oauth2_cache_new(c->base, c);
+	src = oauth2_source_get(c->oauth2, o->http->oauth2);
+	if ((auth = oauth2_header(src, o->http->oauth2)) != NULL) {
+		http_start_auth(r, o, auth);
+		return;
+	}
+	r->park = p = xcalloc(1, sizeof *p);
+	p->r = r;
+	p->o = *o;
+	p->start_ms = loop_now_ms();
+	if (o->method != NULL)
+		p->o.method = p->method = xstrdup(o->method);
+	p->o.url = p->url = xstrdup(o->url);
+	while (o->headers != NULL && o->headers[n] != NULL)
+		n++;
+	p->headers = xcalloc(n + 1, sizeof *p->headers);
+	for (i = 0; i < n; i++)
+		p->headers[i] = xstrdup(o->headers[i]);
+	p->o.headers = (const char * const *)p->headers;
+	if (o->body_len > 0) {
+		p->body = xmalloc(o->body_len);
+		memcpy(p->body, o->body, o->body_len);
+	}
+	p->o.body = p->body;
+	p->timer = evtimer_new(c->base, http_park_timer_cb, p);
+	if (o->timeout_ms > 0)
+		loop_timer_add_ms(p->timer, o->timeout_ms);
+	p->w.cb = http_park_ready;
+	oauth2_wait(src, &p->w);
+}
+
 struct http_request *
 http_request_start(struct http_client *c, const struct http_request_opts *o,
     http_done_cb cb, void *arg)
@@ -627,8 +790,10 @@ http_request_start(struct http_client *c, const struct http_request_opts *o,
 	r->on_data = o->on_data;
 	TAILQ_INSERT_TAIL(&c->requests, r, entry);
 	c->active++;
-	if (http_native_start(r, o) == -1)
-		http_curl_start(r, o);
+	if (o->http != NULL && o->http->oauth2 != NULL)
+		http_oauth2_start(r, o);
+	else
+		http_start(r, o);
 	return r;
 }
 

@@ -12,17 +12,24 @@ One HTTP server on loopback answers, with the documented wire formats:
                                                  --cert), workload identity
                                                  (assertion = the federated
                                                  token file's content)
+  POST /oauth2/token                            a generic OAuth 2.0 token endpoint
+                                                 (client credentials; the client
+                                                 in a Basic header or the form;
+                                                 --oauth2-refuse-basic answers a
+                                                 Basic header with 401)
   POST .../api/v1/write                         ingestion: checks Authorization:
                                                  Bearer <live token>, decodes the
                                                  remote write body and records it
   GET  /metrics                                 a scrape target: one counter that
-                                                 grows by one per scrape
+                                                 grows by one per scrape (with
+                                                 --metrics-auth only for a live
+                                                 Bearer token; else 401)
   GET  /control/state                           everything seen, as JSON
   POST /control/set                             change failure modes (JSON body)
   POST /control/revoke                          revoke every token issued so far
 
 Failure modes (flags, or keys of /control/set): imds_fail / arc_fail /
-token_fail / ingest_fail are lists of HTTP statuses answered, in order, to
+token_fail / oauth2_fail / ingest_fail are lists of HTTP statuses answered, in order, to
 the next requests of that kind; expires_in and refresh_in shape new tokens;
 arc_realm replaces the challenge's key path.
 
@@ -300,6 +307,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if u.path == "/arc/metadata/identity/oauth2/token":
             return self.arc(q)
         if u.path == "/metrics":
+            if CONF.get("metrics_auth"):
+                auth = self.headers.get("Authorization") or ""
+                tok = auth[7:] if auth.startswith("Bearer ") else None
+                why = "no bearer token" if tok is None else token_ok(tok)
+                self.record("metrics", status=401 if why else 200,
+                            token=tok, why=why)
+                if why is not None:
+                    return self.reply(401, why + "\n", "text/plain")
             with LOCK:
                 STATE["scrapes"] += 1
                 n = STATE["scrapes"]
@@ -409,6 +424,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, {"ok": True})
         if "/api/v1/write" in u.path:
             return self.ingest(body)
+        if u.path == "/oauth2/token":
+            return self.oauth2(body)
         parts = u.path.split("/")
         if len(parts) == 5 and parts[2:] == ["oauth2", "v2.0", "token"]:
             return self.entra(urllib.parse.unquote(parts[1]), body)
@@ -485,6 +502,42 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if refresh_in:
             out["refresh_in"] = int(refresh_in)
         self.reply(200, out)
+
+    def oauth2(self, body):
+        """RFC 6749 4.4 as Go's clientcredentials speaks it."""
+        form = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
+        f = {k: v[0] for k, v in form.items()}
+        auth = self.headers.get("Authorization") or ""
+        style, cid, secret = "params", f.get("client_id"), \
+            f.get("client_secret", "")
+        if auth.startswith("Basic "):
+            style = "header"
+            pair = base64.b64decode(auth[6:]).decode()
+            cid, _, secret = pair.partition(":")
+            cid = urllib.parse.unquote_plus(cid)
+            secret = urllib.parse.unquote_plus(secret)
+        want = CONF.get("oauth2_client_secret")
+        if CONF.get("oauth2_client_secret_file"):
+            want = read_stripped(CONF["oauth2_client_secret_file"])
+        params = {k: v for k, v in f.items()
+                  if k not in ("client_id", "client_secret")}
+        st = pop_fail("oauth2_fail")
+        if st is None and style == "header" and CONF.get("oauth2_refuse_basic"):
+            st = 401
+        if st is None and (cid != CONF.get("oauth2_client_id") or
+                           secret != want):
+            st = 401
+        if st is None and f.get("grant_type") != "client_credentials":
+            st = 400
+        self.record("oauth2", status=st or 200, style=style,
+                    ctype=self.headers.get("Content-Type", ""),
+                    params=params, secret_ok=secret == want)
+        if st is not None:
+            return self.reply(st, {"error": "invalid_client",
+                                   "error_description": "refused (%d)" % st})
+        tok, exp_in, _ = issue_token("oauth2")
+        self.reply(200, {"access_token": tok, "token_type": "bearer",
+                         "expires_in": exp_in})
 
     def ingest(self, body):
         auth = self.headers.get("Authorization") or ""
@@ -579,6 +632,12 @@ def main():
     p.add_argument("--token-fail", default="")
     p.add_argument("--ingest-fail", default="")
     p.add_argument("--echo-secret", action="store_true")
+    p.add_argument("--oauth2-client-id")
+    p.add_argument("--oauth2-client-secret")
+    p.add_argument("--oauth2-client-secret-file")
+    p.add_argument("--oauth2-refuse-basic", action="store_true")
+    p.add_argument("--oauth2-fail", default="")
+    p.add_argument("--metrics-auth", action="store_true")
     a = p.parse_args()
 
     def seq(s):
@@ -595,12 +654,18 @@ def main():
         "imds_fail": seq(a.imds_fail), "arc_fail": seq(a.arc_fail),
         "token_fail": seq(a.token_fail), "ingest_fail": seq(a.ingest_fail),
         "echo_secret": a.echo_secret,
+        "oauth2_client_id": a.oauth2_client_id,
+        "oauth2_client_secret": a.oauth2_client_secret,
+        "oauth2_client_secret_file": a.oauth2_client_secret_file,
+        "oauth2_refuse_basic": a.oauth2_refuse_basic,
+        "oauth2_fail": seq(a.oauth2_fail), "metrics_auth": a.metrics_auth,
     })
     STATE.update({"counter": 0, "tokens": {}, "issued": [], "imds": [],
                   "arc": [], "entra": [], "ingest": [], "samples": 0,
                   "scrapes": 0, "counter_values": set(), "jtis": set(),
                   "arc_keys": {}, "assertion_errors": [],
-                  "entra_errors": [], "arc_issued_keys": []})
+                  "entra_errors": [], "arc_issued_keys": [],
+                  "oauth2": [], "metrics": []})
     srv = Server(("127.0.0.1", a.port), Handler)
     if a.port_file:
         tmp = a.port_file + ".tmp"

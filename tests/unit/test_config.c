@@ -389,9 +389,6 @@ test_errors(void **state)
 		    "(service discovery available: static_configs, "
 		    "file_sd_configs, http_sd_configs, kubernetes_sd_configs)"
 		},
-		{ "scrape_configs: [{job_name: a, oauth2: {}}]\n",
-		    "t.yml:1:32: oauth2: not supported by promlet: use "
-		    "authorization, or azuread for Azure Monitor" },
 		{ "global: {scrape_failure_log_file: /x}\n", "t.yml:1:10: "
 		    "scrape_failure_log_file: not supported by promlet: failed "
 		    "scrapes are logged and visible in the targets API" },
@@ -529,6 +526,60 @@ test_errors(void **state)
 		    "basic_auth: {}}]\n", "t.yml:1:51: basic_auth: at most one "
 		    "of basic_auth, oauth2 & authorization must be "
 		    "configured" },
+		/* oauth2, with Prometheus's messages where it has them. */
+		{ "scrape_configs: [{job_name: a, oauth2: {client_id: c, "
+		    "token_url: 'http://t/'}, bearer_token: x}]\n",
+		    "t.yml:1:80: bearer_token: at most one of basic_auth, "
+		    "oauth2, bearer_token & bearer_token_file must be "
+		    "configured" },
+		{ "scrape_configs: [{job_name: a, oauth2: {client_id: c, "
+		    "token_url: 'http://t/'}, authorization: {}}]\n",
+		    "t.yml:1:80: authorization: at most one of basic_auth, "
+		    "oauth2 & authorization must be configured" },
+		{ "scrape_configs: [{job_name: a, basic_auth: {}, oauth2: "
+		    "{client_id: c, token_url: 'http://t/'}}]\n",
+		    "t.yml:1:48: oauth2: at most one of basic_auth, oauth2 & "
+		    "authorization must be configured" },
+		{ "scrape_configs: [{job_name: a, oauth2: {token_url: "
+		    "'http://t/'}}]\n", "t.yml:1:32: oauth2: oauth2 client_id "
+		    "must be configured" },
+		{ "scrape_configs: [{job_name: a, oauth2: {client_id: c}}]\n",
+		    "t.yml:1:32: oauth2: oauth2 token_url must be configured" },
+		{ "scrape_configs: [{job_name: a, oauth2: {client_id: c, "
+		    "token_url: 'http://t/', client_secret: s, "
+		    "client_secret_file: f}}]\n", "t.yml:1:32: oauth2: at most "
+		    "one of oauth2 client_secret, client_secret_file & "
+		    "client_secret_ref must be configured" },
+		{ "scrape_configs: [{job_name: a, oauth2: {client_id: c, "
+		    "token_url: 'ftp://u:pw@t/'}}]\n", "t.yml:1:32: oauth2: "
+		    "invalid oauth2 token_url \"ftp://u:<secret>@t/\" "
+		    "(expected an http:// or https:// URL with a host)" },
+		{ "scrape_configs: [{job_name: a, oauth2: {client_id: c, "
+		    "token_url: 'http://t/', scopes: [a], endpoint_params: "
+		    "{scope: b}}}]\n", "t.yml:1:32: oauth2: oauth2 "
+		    "endpoint_params cannot replace \"scope\", which scopes "
+		    "sets" },
+		{ "scrape_configs: [{job_name: a, oauth2: {client_id: c, "
+		    "token_url: 'http://t/', proxy_url: 'http://p:1', "
+		    "proxy_from_environment: true}}]\n", "t.yml:1:104: "
+		    "proxy_from_environment: if proxy_from_environment is "
+		    "configured, proxy_url must not be configured" },
+		{ "scrape_configs: [{job_name: a, oauth2: {client_id: c, "
+		    "token_url: 'http://t/', tls_config: {cert_file: c}}}]\n",
+		    "t.yml:1:79: tls_config: exactly one of key or key_file "
+		    "must be configured when a client certificate is "
+		    "configured" },
+		{ "scrape_configs: [{job_name: a, oauth2: {client_id: c, "
+		    "token_url: 'http://t/', client_secret_ref: r}}]\n",
+		    "t.yml:1:79: client_secret_ref: not supported by promlet" },
+		{ "scrape_configs: [{job_name: a, oauth2: {client_id: c, "
+		    "token_url: 'http://t/', username: u}}]\n",
+		    "t.yml:1:79: username: unknown key in oauth2" },
+		{ "remote_write: [{url: 'http://r/', oauth2: {client_id: c, "
+		    "token_url: 'http://t/'}, azuread: {managed_identity: "
+		    "{}}}]\n", "t.yml:1:83: azuread: at most one of basic_auth, "
+		    "authorization, oauth2, sigv4, azuread or google_iam must "
+		    "be configured. Currently configured: [oauth2 azuread]" },
 		{ "scrape_configs: [{job_name: a, tls_config: "
 		    "{cert_file: c}}]\n", "t.yml:1:32: tls_config: exactly one "
 		    "of key or key_file must be configured when a client "
@@ -657,13 +708,12 @@ test_errors(void **state)
 		    "does not collect exemplars" },
 		{ "remote_write: [{url: 'http://a', sigv4: {}}]\n",
 		    "t.yml:1:34: sigv4: not supported by promlet: use azuread, "
-		    "authorization or basic_auth" },
+		    "oauth2, authorization or basic_auth" },
 		{ "remote_write: [{url: 'http://a', google_iam: {}}]\n",
 		    "t.yml:1:34: google_iam: not supported by promlet: use "
-		    "azuread, authorization or basic_auth" },
+		    "azuread, oauth2, authorization or basic_auth" },
 		{ "remote_write: [{url: 'http://a', oauth2: {}}]\n",
-		    "t.yml:1:34: oauth2: not supported by promlet: use "
-		    "authorization, or azuread for Azure Monitor" },
+		    "t.yml:1:34: oauth2: oauth2 client_id must be configured" },
 		{ "remote_write: [{url: 'http://a', bearer_token: x, "
 		    "basic_auth: {username: u}}]\n", "t.yml:1:51: basic_auth: "
 		    "at most one of basic_auth, oauth2, bearer_token & "
@@ -1278,6 +1328,12 @@ test_secrets_redacted(void **state)
 	    "    http_sd_configs:\n"
 	    "      - url: 'https://hu:SECRET-HSDURL@h/sd'\n"
 	    "        authorization: {credentials: SECRET-HSDCRED}\n"
+	    "  - job_name: d\n"
+	    "    oauth2:\n"
+	    "      client_id: cid\n"
+	    "      client_secret: SECRET-OAUTH2\n"
+	    "      token_url: 'https://tu:SECRET-TOKURL@t/token'\n"
+	    "      proxy_url: 'http://pu:SECRET-OAPROXY@p:3128'\n"
 	    "remote_write:\n"
 	    "  - url: 'https://ru:SECRET-URL@r/w'\n"
 	    "    headers: {X-Api-Key: SECRET-HEADER}\n"
@@ -1305,7 +1361,7 @@ test_secrets_redacted(void **state)
 	assert_non_null(strstr(b.data, "username: \"user1\""));
 	/* The redacted dump is itself a valid config. */
 	cfg2 = load_ok(b.data);
-	assert_int_equal(cfg2->nscrape, 3);
+	assert_int_equal(cfg2->nscrape, 4);
 	config_free(cfg2);
 
 	/* A changed secret changes the hash (a reload must pick it up). */
@@ -1316,6 +1372,13 @@ test_secrets_redacted(void **state)
 	assert_true(config_scrape_hash(&cfg2->scrape[0]) != h);
 	assert_true(config_scrape_hash(&cfg2->scrape[1]) ==
 	    config_scrape_hash(&cfg->scrape[1]));
+	config_free(cfg2);
+	memcpy(strstr(other, "SECRET-OAUTH2"), "SECRET-OAUTHX", 13);
+	cfg2 = load_ok(other);
+	assert_true(config_scrape_hash(&cfg2->scrape[3]) !=
+	    config_scrape_hash(&cfg->scrape[3]));
+	assert_string_not_equal(cfg2->scrape[3].http.oauth2->key,
+	    cfg->scrape[3].http.oauth2->key);
 	config_free(cfg2);
 	memcpy(strstr(other, "SECRET-CLIENT"), "SECRET-CLIENX", 13);
 	cfg2 = load_ok(other);
@@ -1422,6 +1485,15 @@ test_dump_roundtrip(void **state)
 	    "      - {url: 'http://sd/t', refresh_interval: 2m,"
 	    " basic_auth: {username: u, password_file: /p}}\n"
 	    "    tls_config: {insecure_skip_verify: true}\n"
+	    "    oauth2:\n"
+	    "      client_id: c\n"
+	    "      client_secret_file: /s\n"
+	    "      scopes: [a, 'b c']\n"
+	    "      token_url: 'https://t/token'\n"
+	    "      endpoint_params: {z: '1', audience: x}\n"
+	    "      tls_config: {ca_file: /ca}\n"
+	    "      proxy_url: 'http://p:3128'\n"
+	    "      no_proxy: q\n"
 	    "    metric_relabel_configs:\n"
 	    "      - {source_labels: [a, b], separator: ',', regex: '(.+)',"
 	    " modulus: 4, target_label: t, action: hashmod}\n"
@@ -1436,6 +1508,11 @@ test_dump_roundtrip(void **state)
 	assert_string_equal(b->external_labels.v[1].value, "eu\n\"x\"");
 	assert_string_equal(b->external_labels.v[0].value, "\xc3\xa9");
 	assert_string_equal(b->scrape[0].job_name, "odd \"name\"");
+	assert_string_equal(b->scrape[0].http.oauth2->key,
+	    a->scrape[0].http.oauth2->key);
+	assert_string_equal(b->scrape[0].http.oauth2->endpoint_params.v[0].name,
+	    "audience");
+	assert_string_equal(b->scrape[0].http.oauth2->http.tls.ca_file, "/ca");
 	config_free(a);
 	config_free(b);
 	buf_reset(&d1);

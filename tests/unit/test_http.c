@@ -4,7 +4,9 @@
  * a kept connection the server closed, framing and gzip in small pieces,
  * long bodies in evhttp-sized pieces and a close before their end,
  * timeouts, refused connections, cancels, redirects handed to curl, the
- * Authorization header, and POSTs (remote write) with their bodies.
+ * Authorization header, and POSTs (remote write) with their bodies; and
+ * oauth2: the token request, the token on requests, the credentials
+ * style detected, failures, requests waiting for a token.
  */
 #include <sys/socket.h>
 
@@ -39,6 +41,7 @@ enum mode {
 	M_LONG,		/* 200 kB by Content-Length, in 16 KiB pieces */
 	M_CHUNK,	/* the same as one chunk */
 	M_CUT,		/* a fifth of M_LONG, then close */
+	M_OAUTH2,	/* POST /token, GET /metrics needing it; one each */
 };
 
 struct server {
@@ -53,6 +56,13 @@ struct server {
 	char		*body;		/* the last request's body */
 	size_t		 body_len;
 	pthread_mutex_t	 mu;
+	/* M_OAUTH2 */
+	int		 tokens;	/* token requests */
+	int		 issued;
+	char		 token_req[8192];	/* the last one, with body */
+	int		 token_status;	/* to answer; 0 = 200 */
+	int		 refuse_basic;
+	int		 expires_in;
 };
 
 static struct server srv;
@@ -222,6 +232,52 @@ srv_body(int fd, const char *req, size_t len, const char *end)
 	return 0;
 }
 
+/*
+ * One M_OAUTH2 request, then the connection closes: the token request
+ * (curl's) and the target's (native) come on connections of their own.
+ */
+static void
+srv_oauth2(int fd, const char *req)
+{
+	struct buf r = BUF_INIT;
+	char body[256];
+	int n, st;
+
+	pthread_mutex_lock(&srv.mu);
+	if (strncmp(req, "POST /token ", 12) == 0) {
+		srv.tokens++;
+		snprintf(srv.token_req, sizeof srv.token_req, "%.4000s%.*s",
+		    req, (int)(srv.body_len < 4000 ? srv.body_len : 4000),
+		    srv.body);
+		st = srv.token_status;
+		if (st == 0 && srv.refuse_basic &&
+		    strstr(req, "\r\nAuthorization: Basic ") != NULL)
+			st = 401;
+		if (st != 0)
+			snprintf(body, sizeof body, "{\"error\":\"invalid_client\","
+			    "\"error_description\":\"refused\"}");
+		else {
+			st = 200;
+			n = ++srv.issued;
+			snprintf(body, sizeof body, "{\"access_token\":\"tok-%d\","
+			    "\"token_type\":\"bearer\",\"expires_in\":%d}", n,
+			    srv.expires_in);
+		}
+	} else if (strstr(req, "\r\nAuthorization: Bearer tok-") != NULL) {
+		st = 200;
+		snprintf(body, sizeof body, "up 1\n");
+	} else {
+		st = 401;
+		snprintf(body, sizeof body, "no token\n");
+	}
+	pthread_mutex_unlock(&srv.mu);
+	buf_printf(&r, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+	    "Connection: close\r\nContent-Length: %zu\r\n\r\n%s", st,
+	    strlen(body), body);
+	srv_write(fd, r.data, r.len);
+	buf_free(&r);
+}
+
 /* Serve requests on one connection; 0 when the client closed. */
 static void
 srv_conn(int fd)
@@ -300,6 +356,9 @@ srv_conn(int fd)
 			break;
 		case M_CUT:
 			srv_long(fd, M_CUT);
+			return;
+		case M_OAUTH2:
+			srv_oauth2(fd, req);
 			return;
 		}
 	}
@@ -873,6 +932,194 @@ test_post(void **state)
 	free(body);
 }
 
+
+/* ---- oauth2 ------------------------------------------------------------ */
+
+struct oa_rig {
+	struct rig		 r;
+	struct config_oauth2	 oa;
+	struct config_http	 h;
+	char			*scopes[2];
+	struct config_kv	 param;
+	char			 url[128];
+};
+
+static void
+oa_open(struct oa_rig *t, int expires_in, int refuse_basic, int status)
+{
+	memset(t, 0, sizeof *t);
+	rig_open(&t->r);
+	snprintf(t->url, sizeof t->url, "http://127.0.0.1:%d/token", srv.port);
+	t->scopes[0] = "a";
+	t->scopes[1] = "b";
+	t->param.name = "audience";
+	t->param.value = "x y";
+	t->oa.client_id = "c i";
+	t->oa.client_secret = "s:e";
+	t->oa.scopes = t->scopes;
+	t->oa.nscopes = 2;
+	t->oa.token_url = t->url;
+	t->oa.endpoint_params.v = &t->param;
+	t->oa.endpoint_params.n = 1;
+	t->oa.http.follow_redirects = 1;
+	t->oa.key = t->url;
+	t->h.follow_redirects = 1;
+	t->h.oauth2 = &t->oa;
+	pthread_mutex_lock(&srv.mu);
+	srv.tokens = srv.issued = 0;
+	srv.token_req[0] = '\0';
+	srv.expires_in = expires_in;
+	srv.refuse_basic = refuse_basic;
+	srv.token_status = status;
+	pthread_mutex_unlock(&srv.mu);
+	set_mode(M_OAUTH2);
+}
+
+static void
+assert_token_req(const char *s, int yes)
+{
+	pthread_mutex_lock(&srv.mu);
+	if (yes && strstr(srv.token_req, s) == NULL)
+		fail_msg("token request lacks \"%s\":\n%s", s, srv.token_req);
+	if (!yes && strstr(srv.token_req, s) != NULL)
+		fail_msg("token request has \"%s\":\n%s", s, srv.token_req);
+	pthread_mutex_unlock(&srv.mu);
+}
+
+static void
+assert_last_has(const char *s)
+{
+	pthread_mutex_lock(&srv.mu);
+	if (strstr(srv.last, s) == NULL)
+		fail_msg("request lacks \"%s\":\n%s", s, srv.last);
+	pthread_mutex_unlock(&srv.mu);
+}
+
+/*
+ * The first request waits for a token fetched with the client's
+ * credentials in a Basic header (each part form-encoded) and the form of
+ * Go's clientcredentials; it then carries "Bearer" (the answer's
+ * "bearer", named as Go names it). The next uses the same token.
+ */
+static void
+test_oauth2_token(void **state)
+{
+	struct oa_rig t;
+
+	oa_open(&t, 3600, 0, 0);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.failed, 0);
+	assert_int_equal(t.r.g.status, 200);
+	assert_int_equal(srv_count(&srv.tokens), 1);
+	assert_token_req("POST /token HTTP/1.1\r\n", 1);
+	assert_token_req("\r\nAuthorization: Basic YyUyMGk6cyUzQWU=\r\n", 1);
+	assert_token_req("\r\nContent-Type: application/x-www-form-urlencoded"
+	    "\r\n", 1);
+	assert_token_req("\r\n\r\ngrant_type=client_credentials&scope=a%20b&"
+	    "audience=x%20y", 1);
+	assert_token_req("client_secret", 0);
+	assert_last_has("GET /metrics HTTP/1.1\r\n");
+	assert_last_has("\r\nAuthorization: Bearer tok-1\r\n");
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.status, 200);
+	assert_int_equal(srv_count(&srv.tokens), 1);
+	assert_last_has("\r\nAuthorization: Bearer tok-1\r\n");
+	rig_close(&t.r);
+}
+
+/*
+ * An endpoint that refuses the Basic header gets the credentials in the
+ * form right after, and from then on only there. A token whose lifetime
+ * is over is fetched again before the request goes.
+ */
+static void
+test_oauth2_style_params(void **state)
+{
+	struct oa_rig t;
+
+	oa_open(&t, 1, 1, 0);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.status, 200);
+	assert_int_equal(srv_count(&srv.tokens), 2);
+	assert_token_req("Authorization: Basic", 0);
+	assert_token_req("&client_id=c%20i&client_secret=s%3Ae", 1);
+	assert_last_has("\r\nAuthorization: Bearer tok-1\r\n");
+	usleep(1100 * 1000);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.status, 200);
+	assert_int_equal(srv_count(&srv.tokens), 3);
+	assert_token_req("Authorization: Basic", 0);
+	assert_last_has("\r\nAuthorization: Bearer tok-2\r\n");
+	rig_close(&t.r);
+}
+
+/*
+ * A refused token request (after the second try, with the credentials in
+ * the form, as Go's detection makes it) fails the request waiting for it,
+ * with the endpoint's reason; a request right after fails the same way
+ * without another token request.
+ */
+static void
+test_oauth2_failure(void **state)
+{
+	struct oa_rig t;
+	char want[256];
+
+	oa_open(&t, 3600, 0, 500);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.failed, 1);
+	assert_int_equal(t.r.g.status, 0);
+	snprintf(want, sizeof want, "oauth2: cannot fetch a token from "
+	    "http://127.0.0.1:%d/token: HTTP 500: invalid_client: refused",
+	    srv.port);
+	assert_string_equal(t.r.g.error, want);
+	assert_int_equal(srv_count(&srv.tokens), 2);
+	assert_token_req("&client_id=c%20i&client_secret=s%3Ae", 1);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.failed, 1);
+	assert_string_equal(t.r.g.error, want);
+	assert_int_equal(srv_count(&srv.tokens), 2);
+	rig_close(&t.r);
+}
+
+static void
+never_cb(const struct http_response *resp, void *arg)
+{
+	fail_msg("a cancelled request's callback ran");
+}
+
+/*
+ * A request's timeout runs while it waits for a token. A waiting request
+ * can be cancelled, and the client freed with a token request in flight.
+ */
+static void
+test_oauth2_wait_timeout_cancel(void **state)
+{
+	struct http_request_opts o;
+	struct http_request *req;
+	struct oa_rig t;
+	char url[128];
+
+	oa_open(&t, 3600, 0, 0);
+	set_mode(M_SILENT);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 300, 0, &t.h);
+	assert_int_equal(t.r.g.failed, 1);
+	assert_string_equal(t.r.g.error,
+	    "timed out waiting for an oauth2 token");
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", srv.port);
+	memset(&o, 0, sizeof o);
+	o.url = url;
+	o.timeout_ms = 5000;
+	o.http = &t.h;
+	req = http_request_start(t.r.c, &o, never_cb, NULL);
+	assert_non_null(req);
+	http_request_cancel(req);
+	req = http_request_start(t.r.c, &o, never_cb, NULL);
+	assert_non_null(req);
+	rig_close(&t.r);
+	set_mode(M_KEEP);
+}
+
 int
 main(void)
 {
@@ -889,6 +1136,10 @@ main(void)
 		cmocka_unit_test(test_redirect_goes_to_curl),
 		cmocka_unit_test(test_body_limit_and_auth),
 		cmocka_unit_test(test_post),
+		cmocka_unit_test(test_oauth2_token),
+		cmocka_unit_test(test_oauth2_style_params),
+		cmocka_unit_test(test_oauth2_failure),
+		cmocka_unit_test(test_oauth2_wait_timeout_cancel),
 	};
 
 	return cmocka_run_group_tests(tests, srv_start, srv_stop);
