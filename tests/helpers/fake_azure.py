@@ -308,9 +308,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.arc(q)
         if u.path == "/metrics":
             if CONF.get("metrics_auth"):
-                auth = self.headers.get("Authorization") or ""
-                tok = auth[7:] if auth.startswith("Bearer ") else None
-                why = "no bearer token" if tok is None else token_ok(tok)
+                tok, why = self.bearer()
                 self.record("metrics", status=401 if why else 200,
                             token=tok, why=why)
                 if why is not None:
@@ -539,10 +537,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(200, {"access_token": tok, "token_type": "bearer",
                          "expires_in": exp_in})
 
-    def ingest(self, body):
+    def bearer(self):
+        """The request's Bearer token, and why it is not live (or None)."""
         auth = self.headers.get("Authorization") or ""
         tok = auth[7:] if auth.startswith("Bearer ") else None
-        why = "no bearer token" if tok is None else token_ok(tok)
+        return tok, "no bearer token" if tok is None else token_ok(tok)
+
+    def ingest(self, body):
+        tok, why = self.bearer()
         if why is not None:
             self.record("ingest", status=401, token=tok, why=why)
             return self.reply(401, {"error": {"code": "InvalidToken",
