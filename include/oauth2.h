@@ -24,7 +24,8 @@
  * while the old one is still sent. A failed fetch fails the requests
  * waiting for it with the reason (a scrape's error, a send's retry);
  * another is not tried within a second. client_secret_file is read at
- * each request, as Prometheus does: a changed secret drops the token.
+ * each request, as Prometheus does: a changed secret drops the token, and
+ * so does a 401 for a request that carried it (oauth2_rejected).
  *
  * Secrets and tokens never reach a log line or an error; they are wiped
  * when freed.
@@ -45,10 +46,12 @@ struct oauth2_source;
 struct oauth2_waiter {
 	/*
 	 * From the loop, once: header is the Authorization line (valid
-	 * during the call), or NULL and error says why there is none.
+	 * during the call) and gen names its token, or header is NULL and
+	 * error says why there is none.
 	 */
 	void			(*cb)(struct oauth2_waiter *,
-				    const char *header, const char *error);
+				    const char *header, unsigned gen,
+				    const char *error);
 	struct oauth2_source	*src;	/* NULL when not waiting */
 	unsigned		 round;	/* the source's, when it began */
 	TAILQ_ENTRY(oauth2_waiter) entry;
@@ -63,10 +66,22 @@ struct oauth2_source *oauth2_source_get(struct oauth2_cache *,
 		    const struct config_oauth2 *);
 /*
  * The Authorization line while the source has a usable token, else NULL:
- * then oauth2_wait. The pointer is valid until the loop runs again.
+ * then oauth2_wait. The pointer is valid until the loop runs again; *gen
+ * names the token, for oauth2_rejected.
  */
 const char	*oauth2_header(struct oauth2_source *,
-		    const struct config_oauth2 *);
+		    const struct config_oauth2 *, unsigned *gen);
+/*
+ * A request sent with token gen was answered 401: the token is dropped
+ * (the next request fetches one) unless it is no longer the source's, or
+ * too young for its age to be the reason (a minute, or a quarter of its
+ * life if shorter), so a 401 for another reason costs at most one token
+ * request a minute.
+ */
+void		 oauth2_rejected(struct oauth2_source *, unsigned gen);
+/* A request in flight with the source's token keeps the source alive. */
+void		 oauth2_hold(struct oauth2_source *);
+void		 oauth2_release(struct oauth2_source *);
 void		 oauth2_wait(struct oauth2_source *, struct oauth2_waiter *);
 void		 oauth2_unwait(struct oauth2_waiter *);
 

@@ -72,6 +72,7 @@ struct http_native {
 struct http_park {
 	struct oauth2_waiter		 w;
 	struct http_request		*r;
+	struct oauth2_source		*src;
 	struct http_request_opts	 o;
 	char				*method;
 	char				*url;
@@ -86,6 +87,9 @@ struct http_request {
 	CURL				*easy;
 	struct http_native		*native;	/* or NULL: curl */
 	struct http_park		*park;		/* or NULL */
+	/* The token source of the Authorization sent, or NULL. */
+	struct oauth2_source		*oauth2;
+	unsigned			 oauth2_gen;
 	struct http_pool		*pool;
 	struct curl_slist		*headers;
 	struct buf			 body;
@@ -349,6 +353,8 @@ http_request_free(struct http_request *r)
 	c->active--;
 	if (r->park != NULL)
 		http_park_free(r->park);
+	if (r->oauth2 != NULL)
+		oauth2_release(r->oauth2);
 	if (r->native != NULL)
 		http_native_free(r);
 	if (r->easy != NULL) {
@@ -375,7 +381,10 @@ http_client_free(struct http_client *c)
 
 	if (c == NULL)
 		return;
-	/* First: its token requests are requests of this client. */
+	/* Its token requests are requests of this client: the sources go
+	 * first, once no request refers to one. */
+	TAILQ_FOREACH(r, &c->requests, entry)
+		r->oauth2 = NULL;
 	oauth2_cache_free(c->oauth2);
 	/* http_request_free() unlinks r before freeing it. */
 	while ((r = TAILQ_FIRST(&c->requests)) != NULL)
@@ -429,6 +438,16 @@ http_header_value(CURL *easy, const char *name)
 	return h->value;
 }
 
+/* The callback, once the token source has heard of a 401. */
+static void
+http_report(struct http_request *r, const struct http_response *resp)
+{
+	if (r->oauth2 != NULL && resp->status == 401)
+		oauth2_rejected(r->oauth2, r->oauth2_gen);
+	if (r->cb != NULL)
+		r->cb(resp, r->arg);
+}
+
 static void
 http_check_done(struct http_client *c)
 {
@@ -462,8 +481,7 @@ http_check_done(struct http_client *c)
 		resp.www_authenticate = http_header_value(r->easy,
 		    "WWW-Authenticate");
 		resp.body = &r->body;
-		if (r->cb != NULL)
-			r->cb(&resp, r->arg);
+		http_report(r, &resp);
 		http_request_free(r);
 	}
 }
@@ -661,14 +679,18 @@ http_start(struct http_request *r, const struct http_request_opts *o)
 		http_curl_start(r, o);
 }
 
-/* Start r with an Authorization line added to its headers. */
+/* Start r with the token gen of src in an Authorization line. */
 static void
 http_start_auth(struct http_request *r, const struct http_request_opts *o,
-    const char *auth)
+    struct oauth2_source *src, const char *auth, unsigned gen)
 {
 	struct http_request_opts oo = *o;
 	const char **h;
 	size_t n = 0;
+
+	r->oauth2 = src;
+	r->oauth2_gen = gen;
+	oauth2_hold(src);
 
 	while (o->headers != NULL && o->headers[n] != NULL)
 		n++;
@@ -691,13 +713,13 @@ http_fail(struct http_request *r, const char *error)
 	resp.curl_code = CURLE_LOGIN_DENIED;
 	resp.error = error;
 	resp.body = &r->body;
-	if (r->cb != NULL)
-		r->cb(&resp, r->arg);
+	http_report(r, &resp);
 	http_request_free(r);
 }
 
 static void
-http_park_ready(struct oauth2_waiter *w, const char *auth, const char *error)
+http_park_ready(struct oauth2_waiter *w, const char *auth, unsigned gen,
+    const char *error)
 {
 	struct http_park *p = (struct http_park *)w;
 	struct http_request *r = p->r;
@@ -717,7 +739,7 @@ http_park_ready(struct oauth2_waiter *w, const char *auth, const char *error)
 	}
 	/* Started from the park's copies, so they go after. */
 	r->park = NULL;
-	http_start_auth(r, &p->o, auth);
+	http_start_auth(r, &p->o, p->src, auth, gen);
 	http_park_free(p);
 }
 
@@ -743,16 +765,18 @@ http_oauth2_start(struct http_request *r, const struct http_request_opts *o)
 	struct http_park *p;
 	const char *auth;
 	size_t n = 0, i;
+	unsigned gen;
 
 	if (c->oauth2 == NULL)
 		c->oauth2 = oauth2_cache_new(c->base, c);
 	src = oauth2_source_get(c->oauth2, o->http->oauth2);
-	if ((auth = oauth2_header(src, o->http->oauth2)) != NULL) {
-		http_start_auth(r, o, auth);
+	if ((auth = oauth2_header(src, o->http->oauth2, &gen)) != NULL) {
+		http_start_auth(r, o, src, auth, gen);
 		return;
 	}
 	r->park = p = xcalloc(1, sizeof *p);
 	p->r = r;
+	p->src = src;
 	p->o = *o;
 	p->start_ms = loop_now_ms();
 	if (o->method != NULL)
@@ -946,8 +970,7 @@ http_native_report(struct http_request *r, int error)
 	}
 	/* The pool is done with r: the callback may even free it. */
 	r->pool = NULL;
-	if (r->cb != NULL)
-		r->cb(&resp, r->arg);
+	http_report(r, &resp);
 	http_request_free(r);
 }
 

@@ -28,6 +28,8 @@
 #define OAUTH2_RETRY_MS		1000
 /* A source nobody asked for in this long is dropped. */
 #define OAUTH2_IDLE_MS		(60 * 60 * 1000)
+/* A 401 for a token this young (at most) is not the token's fault. */
+#define OAUTH2_REJECT_GUARD_MS	(60 * 1000)
 
 enum oauth2_style {
 	OAUTH2_STYLE_UNKNOWN = 0,	/* header first, then params */
@@ -46,6 +48,10 @@ struct oauth2_source {
 	int64_t			 refresh_at;	/* 0: never */
 	int64_t			 failed_at;
 	int64_t			 used_at;
+	int64_t			 got_at;	/* of the token */
+	int64_t			 guard_ms;	/* see oauth2_rejected */
+	unsigned		 gen;		/* of the token */
+	unsigned		 holds;		/* requests in flight with it */
 	char			*error;		/* the last failure */
 	enum oauth2_style	 style;
 	int			 trying_params;	/* this fetch is the 2nd try */
@@ -145,7 +151,7 @@ oauth2_notify(struct oauth2_source *s, const char *header, const char *error)
 	while ((w = TAILQ_FIRST(&s->waiters)) != NULL && w->round == round) {
 		TAILQ_REMOVE(&s->waiters, w, entry);
 		w->src = NULL;
-		w->cb(w, header, error);
+		w->cb(w, header, s->gen, error);
 	}
 }
 
@@ -222,9 +228,14 @@ oauth2_done_cb(const struct http_response *resp, void *arg)
 	buf_reserve(&h, 32 + strlen(t.token_type) + strlen(t.access_token));
 	buf_printf(&h, "Authorization: %s %s", t.token_type, t.access_token);
 	s->header = buf_steal(&h);
+	s->gen++;
+	s->got_at = now;
+	s->guard_ms = OAUTH2_REJECT_GUARD_MS;
 	if (t.expires_ms != 0) {
 		s->usable_until = azuread_usable_until(now, t.expires_ms);
 		s->refresh_at = azuread_refresh_at(now, t.expires_ms, 0);
+		if ((t.expires_ms - now) / 4 < s->guard_ms)
+			s->guard_ms = (t.expires_ms - now) / 4;
 	}
 	azuread_token_clear(&t);
 	if (s->error != NULL) {
@@ -381,6 +392,7 @@ oauth2_source_get(struct oauth2_cache *c, const struct config_oauth2 *oa)
 			return s;
 		/* Settings a reload dropped. */
 		if (s->req == NULL && TAILQ_EMPTY(&s->waiters) &&
+		    s->holds == 0 &&
 		    now - s->used_at > OAUTH2_IDLE_MS) {
 			*sp = s->next;
 			oauth2_source_free(s);
@@ -403,7 +415,8 @@ oauth2_source_get(struct oauth2_cache *c, const struct config_oauth2 *oa)
 }
 
 const char *
-oauth2_header(struct oauth2_source *s, const struct config_oauth2 *oa)
+oauth2_header(struct oauth2_source *s, const struct config_oauth2 *oa,
+    unsigned *gen)
 {
 	int64_t now = loop_now_ms();
 	char *secret = NULL, *cause = NULL;
@@ -428,7 +441,35 @@ oauth2_header(struct oauth2_source *s, const struct config_oauth2 *oa)
 	    now - s->failed_at >= OAUTH2_RETRY_MS &&
 	    !evtimer_pending(s->kick, NULL))
 		loop_timer_add_ms(s->kick, 0);
+	*gen = s->gen;
 	return s->header;
+}
+
+void
+oauth2_rejected(struct oauth2_source *s, unsigned gen)
+{
+	char *url;
+
+	if (gen != s->gen || s->header == NULL ||
+	    loop_now_ms() - s->got_at < s->guard_ms)
+		return;
+	oauth2_drop_token(s);
+	url = config_redact_url(s->cfg->token_url);
+	log_info("receiver rejected the oauth2 token; fetching a new one",
+	    "token_url=%s client_id=%s", url, s->cfg->client_id);
+	free(url);
+}
+
+void
+oauth2_hold(struct oauth2_source *s)
+{
+	s->holds++;
+}
+
+void
+oauth2_release(struct oauth2_source *s)
+{
+	s->holds--;
 }
 
 void

@@ -534,11 +534,14 @@ static void rw_send(struct rw_shard *);
  * Whether a failed request is worth sending again: network errors, 5xx,
  * 429 unless configured otherwise, and with Azure AD 401 and 403, which
  * heal without user action (a stale token; a role assignment that has
- * not propagated yet, which can take minutes).
+ * not propagated yet, which can take minutes). With oauth2, 401: http.c
+ * has dropped the token, and the retry waits for a new one.
  */
 static int
 rw_recoverable(struct remote_write *rw, const struct http_response *resp)
 {
+	if (rw->rwc->http.oauth2 != NULL && resp->status == 401)
+		return 1;
 	if (rw->aad != NULL && (resp->status == 401 || resp->status == 403)) {
 		if (resp->status == 401)
 			azuread_invalidate(rw->aad);

@@ -11,6 +11,8 @@
 #   tokens are renewed before they expire, so no request goes out
 #   without a live one;
 # - a rotated client_secret_file is read again at the next request;
+# - a 401 from the receiver (the token revoked) drops the token: the
+#   write is retried with a new one, and nothing is lost;
 # - while the endpoint fails and the token has run out, scrapes fail
 #   with the endpoint's reason in the targets API; they recover, the
 #   failure and the recovery are logged once each, and every sample of
@@ -87,6 +89,18 @@ az_wait 10 "len([r for r in s['oauth2'][$n:] if r['status'] == 200 and
     r['secret_ok']]) >= 1" || fail "the rotated secret was not read again"
 az_q "all(r['secret_ok'] for r in s['oauth2'][$n:])" >/dev/null ||
     fail "the old secret was sent after the file changed"
+
+# ---- the receiver and the target refuse the token ------------------------
+sleep 2
+n=$(az_q 'len(s["issued"])')
+az_revoke
+az_wait 15 "len(s['issued']) > $n and any(x['token'] in
+    [i['token'] for i in s['issued'][$n:]] for x in ok(s))" ||
+    fail "no new token after the receiver answered 401"
+az_q 'any(x["status"] == 401 and x["why"] == "revoked token"
+    for x in s["ingest"])' >/dev/null || fail "the 401 did not happen"
+grep -q 'msg="receiver rejected the oauth2 token; fetching a new one"' \
+    "$T/promlet.log" || fail "the 401 was not logged"
 
 # ---- the endpoint fails after the token ran out ---------------------------
 az_set '{"oauth2_fail": [503, 503, 503, 503, 503, 503, 503, 503, 503, 503,

@@ -63,6 +63,7 @@ struct server {
 	int		 token_status;	/* to answer; 0 = 200 */
 	int		 refuse_basic;
 	int		 expires_in;
+	int		 revoked;	/* tok-1 .. tok-revoked get 401 */
 };
 
 static struct server srv;
@@ -240,6 +241,7 @@ static void
 srv_oauth2(int fd, const char *req)
 {
 	struct buf r = BUF_INIT;
+	const char *tok;
 	char body[256];
 	int n, st;
 
@@ -263,7 +265,8 @@ srv_oauth2(int fd, const char *req)
 			    "\"token_type\":\"bearer\",\"expires_in\":%d}", n,
 			    srv.expires_in);
 		}
-	} else if (strstr(req, "\r\nAuthorization: Bearer tok-") != NULL) {
+	} else if ((tok = strstr(req, "\r\nAuthorization: Bearer tok-")) !=
+	    NULL && atoi(tok + 28) > srv.revoked) {
 		st = 200;
 		snprintf(body, sizeof body, "up 1\n");
 	} else {
@@ -966,7 +969,7 @@ oa_open(struct oa_rig *t, int expires_in, int refuse_basic, int status)
 	t->h.follow_redirects = 1;
 	t->h.oauth2 = &t->oa;
 	pthread_mutex_lock(&srv.mu);
-	srv.tokens = srv.issued = 0;
+	srv.tokens = srv.issued = srv.revoked = 0;
 	srv.token_req[0] = '\0';
 	srv.expires_in = expires_in;
 	srv.refuse_basic = refuse_basic;
@@ -1082,6 +1085,38 @@ test_oauth2_failure(void **state)
 	rig_close(&t.r);
 }
 
+/*
+ * A 401 for a request that carried the token drops it, so the next
+ * request gets a new one; but not while the token is young (a quarter of
+ * its life here), when the 401 has another reason.
+ */
+static void
+test_oauth2_rejected(void **state)
+{
+	struct oa_rig t;
+
+	oa_open(&t, 8, 0, 0);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.status, 200);
+	pthread_mutex_lock(&srv.mu);
+	srv.revoked = 1;
+	pthread_mutex_unlock(&srv.mu);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.status, 401);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.status, 401);
+	assert_int_equal(srv_count(&srv.tokens), 1);
+	usleep(2100 * 1000);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.status, 401);
+	assert_int_equal(srv_count(&srv.tokens), 1);
+	fetch(t.r.c, t.r.p, &t.r.g, srv.port, "/metrics", 5000, 0, &t.h);
+	assert_int_equal(t.r.g.status, 200);
+	assert_int_equal(srv_count(&srv.tokens), 2);
+	assert_last_has("\r\nAuthorization: Bearer tok-2\r\n");
+	rig_close(&t.r);
+}
+
 static void
 never_cb(const struct http_response *resp, void *arg)
 {
@@ -1139,6 +1174,7 @@ main(void)
 		cmocka_unit_test(test_oauth2_token),
 		cmocka_unit_test(test_oauth2_style_params),
 		cmocka_unit_test(test_oauth2_failure),
+		cmocka_unit_test(test_oauth2_rejected),
 		cmocka_unit_test(test_oauth2_wait_timeout_cancel),
 	};
 
