@@ -65,6 +65,8 @@ void		 scrape_manager_set_targets(struct scrape_manager *,
  */
 void		 scrape_manager_set_default_body_limit(struct scrape_manager *,
 		    uint64_t);
+/* --enable-feature=extra-scrape-metrics: extra_scrape_metrics for all. */
+void		 scrape_manager_set_extra_metrics(struct scrape_manager *, int);
 /* Stop every target and write stale markers for all their series. */
 void		 scrape_manager_stop(struct scrape_manager *);
 void		 scrape_manager_free(struct scrape_manager *);

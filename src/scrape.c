@@ -38,13 +38,21 @@
 #include "wal.h"
 #include "xmalloc.h"
 
-/* The series every scrape adds about itself, in this order. */
+/*
+ * The series every scrape adds about itself, in this order; the last
+ * three only with extra_scrape_metrics (or --enable-feature=
+ * extra-scrape-metrics), as Prometheus.
+ */
 enum scrape_report {
 	SCRAPE_REPORT_UP = 0,
 	SCRAPE_REPORT_DURATION,
 	SCRAPE_REPORT_SAMPLES,
 	SCRAPE_REPORT_POST_RELABEL,
 	SCRAPE_REPORT_SERIES_ADDED,
+	SCRAPE_REPORT_BASIC,
+	SCRAPE_REPORT_TIMEOUT = SCRAPE_REPORT_BASIC,
+	SCRAPE_REPORT_SAMPLE_LIMIT,
+	SCRAPE_REPORT_BODY_SIZE,
 	SCRAPE_REPORT_COUNT
 };
 
@@ -54,6 +62,9 @@ static const char *scrape_report_names[SCRAPE_REPORT_COUNT] = {
 	"scrape_samples_scraped",
 	"scrape_samples_post_metric_relabeling",
 	"scrape_series_added",
+	"scrape_timeout_seconds",
+	"scrape_sample_limit",
+	"scrape_body_size_bytes",
 };
 
 #define SCRAPE_ACCEPT "application/openmetrics-text;version=1.0.0," \
@@ -81,6 +92,9 @@ struct scrape_target {
 	int64_t				 start_ms;	/* the samples' time */
 	struct scrape_cache		*cache;
 	series_ref			 report[SCRAPE_REPORT_COUNT];
+	size_t				 nreport;	/* in use */
+	/* The last page's size, -1 over body_size_limit, 0 on failure. */
+	double				 body_size;
 	int				 report_written;
 	struct scrape_meta		 meta;		/* of the last good page */
 	int64_t				 meta_read_ms;	/* that page's start */
@@ -173,6 +187,7 @@ struct scrape_manager {
 	struct scrape_slots	 slots;
 	int			 stopped;
 	uint64_t		 default_body_limit;
+	int			 extra_metrics;	/* for every job */
 	uint64_t		 cache_seed;	/* scrape caches' key hash */
 	uint64_t		 phase_seed;	/* host and external labels */
 
@@ -450,7 +465,7 @@ scrape_target_free(struct scrape_target *t)
 	http_pool_free(t->conns);
 	scrape_slot_leave(t);
 	scrape_cache_free(t->cache);
-	for (i = 0; i < SCRAPE_REPORT_COUNT; i++) {
+	for (i = 0; i < t->nreport; i++) {
 		if (t->report[i] != SERIES_REF_NONE)
 			series_release(t->pool->sm->series, t->report[i]);
 	}
@@ -680,9 +695,11 @@ scrape_report_refs(struct scrape_target *t)
 	struct scrape_manager *sm = t->pool->sm;
 	size_t i;
 
-	if (t->report[0] != SERIES_REF_NONE)
+	if (t->nreport != 0)
 		return;
-	for (i = 0; i < SCRAPE_REPORT_COUNT; i++) {
+	t->nreport = t->pool->sc->extra_scrape_metrics ||
+	    sm->extra_metrics ? SCRAPE_REPORT_COUNT : SCRAPE_REPORT_BASIC;
+	for (i = 0; i < t->nreport; i++) {
 		labels_copy(&sm->ls, &t->labels);
 		labels_set(&sm->ls, LSTR(LABELS_METRIC_NAME),
 		    scrape_lstr(scrape_report_names[i]));
@@ -754,7 +771,12 @@ scrape_target_finish(struct scrape_target *t, int ok, double dur, long scraped,
 	vals[SCRAPE_REPORT_SAMPLES] = (double)scraped;
 	vals[SCRAPE_REPORT_POST_RELABEL] = (double)post;
 	vals[SCRAPE_REPORT_SERIES_ADDED] = (double)added;
-	for (i = 0; i < SCRAPE_REPORT_COUNT; i++)
+	vals[SCRAPE_REPORT_TIMEOUT] =
+	    (double)t->pool->sc->scrape_timeout_ms / 1000.0;
+	vals[SCRAPE_REPORT_SAMPLE_LIMIT] = (double)t->pool->sc->sample_limit;
+	vals[SCRAPE_REPORT_BODY_SIZE] = ok ? t->body_size :
+	    t->body_size < 0 ? -1 : 0;
+	for (i = 0; i < t->nreport; i++)
 		scrape_sample_push(sm, t->report[i], t->start_ms, vals[i]);
 	t->report_written = 1;
 	scrape_commit(sm);
@@ -777,6 +799,8 @@ scrape_done_cb(const struct http_response *resp, void *arg)
 	sm->nsamples = 0;
 	arena_reset(&sm->arena);
 	scrape_cache_begin(t->cache);
+	t->body_size = resp->body_too_large ? -1 :
+	    resp->body != NULL ? (double)resp->body->len : 0;
 	if (resp->curl_code != 0) {
 		if (resp->body_too_large) {
 			sm->body_limit_exceeded++;
@@ -1056,7 +1080,7 @@ scrape_target_stop(struct scrape_target *t, int64_t now)
 	if (t->cache != NULL)
 		scrape_cache_all_stale(t->cache, scrape_stale_cb, &sc);
 	if (t->report_written) {
-		for (i = 0; i < SCRAPE_REPORT_COUNT; i++)
+		for (i = 0; i < t->nreport; i++)
 			scrape_stale_cb(t->report[i], &sc);
 		t->report_written = 0;
 	}
@@ -1474,6 +1498,12 @@ scrape_manager_set_default_body_limit(struct scrape_manager *sm,
     uint64_t limit)
 {
 	sm->default_body_limit = limit;
+}
+
+void
+scrape_manager_set_extra_metrics(struct scrape_manager *sm, int on)
+{
+	sm->extra_metrics = on;
 }
 
 struct scrape_manager *

@@ -69,7 +69,7 @@ remote_write:
     queue_config: {batch_send_deadline: 500ms, max_backoff: 1s}
     write_relabel_configs:
       - source_labels: [__name__]
-        regex: up|counter|http10_total|chunked_total
+        regex: up|counter|http10_total|chunked_total|scrape_timeout_seconds|scrape_body_size_bytes
         action: keep
   # No label count limit: a series of 100k labels is still dropped, as
   # more than a series can hold, never cut down and sent.
@@ -81,7 +81,7 @@ remote_write:
       - {source_labels: [__name__], regex: manylabels, action: keep}
 scrape_configs:
 EOF
-	job healthy /metrics "scrape_timeout: 2s"
+	job healthy /metrics "scrape_timeout: 2s" "extra_scrape_metrics: true"
 	# The big pages cost the most: every 4 s is enough to see them fail.
 	# These checks are about the limit, not about time: a generous
 	# timeout, so that a busy machine cannot turn "limit exceeded" into
@@ -91,7 +91,8 @@ EOF
 	# 1 MB/s (10 MB took up to 1.1 s under load, and once in CI more
 	# than the 1.5 s timeout then in use).
 	job huge /huge "params: {mb: ['$MB']}" "body_size_limit: 10MB" \
-	    "scrape_interval: 4s" "scrape_timeout: 3500ms"
+	    "scrape_interval: 4s" "scrape_timeout: 3500ms" \
+	    "extra_scrape_metrics: true"
 	job hugechunked /hugechunked "params: {mb: ['$MB']}" \
 	    "body_size_limit: 1MB" "scrape_interval: 4s" \
 	    "scrape_timeout: 3500ms"
@@ -194,6 +195,12 @@ for j in huge hugedefault gzipbomb badutf8 redirect garbage; do
 	$CHK series "$T/recv.jsonl" up "$j" --value 0 --min 2 || ok=0
 done
 $CHK series "$T/recv.jsonl" up http10 --value 1 --min 2 || ok=0
+# extra_scrape_metrics: the page over its limit reports -1, the timeout
+# its job's.
+$CHK series "$T/recv.jsonl" scrape_body_size_bytes huge --value -1 --min 2 ||
+    ok=0
+$CHK series "$T/recv.jsonl" scrape_timeout_seconds healthy --value 2 \
+    --min $((DUR / 2 - 2)) || ok=0
 # 16 jobs, 10k churning series, pages up to 10 MB: ASan makes this larger
 # than a normal build; what matters is that nothing near a page size
 # (256 MiB and more) is ever held.

@@ -121,6 +121,7 @@ conf_held(const char *relevance)
 	return strcmp(relevance, "subset") == 0 ||
 	    strstr(relevance, "kubernetes_sd_configs") != NULL ||
 	    strstr(relevance, "http_sd_configs") != NULL ||
+	    strstr(relevance, "extra_scrape_metrics") != NULL ||
 	    strcmp(relevance, "outside-subset (top-level: "
 	    "scrape_config_files)") == 0;
 }
