@@ -1283,6 +1283,11 @@ config_oauth2_free(struct config_oauth2 *oa)
 {
 	if (oa == NULL)
 		return;
+	/* Token sources keep copies for the process's life: wipe them. */
+	if (oa->client_secret != NULL)
+		explicit_bzero(oa->client_secret, strlen(oa->client_secret));
+	if (oa->key != NULL)
+		explicit_bzero(oa->key, strlen(oa->key));
 	free(oa->client_id);
 	free(oa->client_secret);
 	free(oa->client_secret_file);
