@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include "cli.h"
 #include "config.h"
 #include "file_sd.h"
+#include "flags.h"
 #include "http.h"
 #include "http_sd.h"
 #include "k8s_sd.h"
@@ -47,21 +47,8 @@
 #define MAIN_QUIET_TICK_S	10
 #define MAIN_GC_MS		60000
 
-struct main_flags {
-	const char	*config_file;
-	const char	*storage_path;
-	const char	*listen_address;
-	const char	*log_level;
-	const char	*log_format;
-	int		 lifecycle;
-	uint64_t	 wal_max_bytes;
-	int64_t		 wal_max_age_ms;
-	int64_t		 flush_deadline_ms;
-	uint64_t	 scrape_max_body;
-};
-
 struct daemon {
-	struct main_flags	 fl;
+	struct flags		 fl;
 	struct event_base	*base;
 	struct http_client	*http;
 	struct series_table	*series;
@@ -113,7 +100,8 @@ main_usage(FILE *f)
 "  --storage.agent.path=DIR         write-ahead log directory (default: data-agent/)\n"
 "  --storage.agent.max-bytes=SIZE   WAL disk cap; oldest data is dropped beyond it\n"
 "                                   (default: 1GiB)\n"
-"  --storage.agent.max-age=DUR      drop WAL data older than this (default: 0, off)\n"
+"  --storage.agent.max-age=DUR      drop WAL data older than this (default: 0, off);\n"
+"                                   --storage.agent.retention.max-time is the same\n"
 "  --storage.remote.flush-deadline=DUR\n"
 "                                   how long to flush remote writes at shutdown\n"
 "                                   (default: 1m)\n"
@@ -126,39 +114,20 @@ main_usage(FILE *f)
 "                                   builtin)\n"
 "  --web.listen-address=ADDR        address for /metrics and the API\n"
 "                                   (default: 0.0.0.0:9099)\n"
-"  --web.enable-lifecycle           allow POST /-/reload\n"
+"  --web.route-prefix=PATH          serve the endpoints under PATH (default: the\n"
+"                                   path of --web.external-url=URL, if given)\n"
+"  --web.enable-lifecycle           allow POST /-/reload and /-/quit\n"
 "  --log.level=LEVEL                debug, info, warn or error (default: info)\n"
 "  --log.format=FORMAT              logfmt or json (default: logfmt)\n"
 "  --version                        print the version and exit\n"
 "  --help                           print this help and exit\n"
 "\n"
+"A Prometheus agent's arguments start promlet unchanged: --agent and\n"
+"--enable-feature=agent are what promlet always is, Prometheus's other flags\n"
+"are accepted (those for what promlet does not do are logged as having no\n"
+"effect), and server-only ones exit 3 as in Prometheus. See promlet(1).\n"
+"\n"
 "signals: SIGHUP reloads the configuration; SIGINT and SIGTERM stop cleanly.\n");
-}
-
-static int
-main_parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	double v;
-	uint64_t mult = 1;
-
-	v = strtod(s, &end);
-	if (end == s || v < 0)
-		return -1;
-	if (strcasecmp(end, "") == 0 || strcasecmp(end, "B") == 0)
-		mult = 1;
-	else if (strcasecmp(end, "KB") == 0 || strcasecmp(end, "KiB") == 0)
-		mult = 1024ULL;
-	else if (strcasecmp(end, "MB") == 0 || strcasecmp(end, "MiB") == 0)
-		mult = 1024ULL * 1024;
-	else if (strcasecmp(end, "GB") == 0 || strcasecmp(end, "GiB") == 0)
-		mult = 1024ULL * 1024 * 1024;
-	else if (strcasecmp(end, "TB") == 0 || strcasecmp(end, "TiB") == 0)
-		mult = 1024ULL * 1024 * 1024 * 1024;
-	else
-		return -1;
-	*out = (uint64_t)(v * (double)mult);
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -624,8 +593,21 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* POST /-/quit: the same clean stop as SIGTERM, once the answer is out. */
+static void
+main_quit_cb(void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("shutdown requested over HTTP (/-/quit)", NULL);
+	if (!d->stopping) {
+		d->stop_requested_ms = loop_now_ms();
+		main_stop(d);
+	}
+}
+
 static int
-main_run(struct main_flags *fl)
+main_run(struct flags *fl)
 {
 	struct daemon d;
 	struct wal_options wo;
@@ -664,6 +646,7 @@ main_run(struct main_flags *fl)
 	d.scrape = scrape_manager_create(d.base, d.http, d.series, d.wal,
 	    main_commit_cb, &d);
 	scrape_manager_set_default_body_limit(d.scrape, fl->scrape_max_body);
+	scrape_manager_set_extra_metrics(d.scrape, fl->extra_scrape_metrics);
 
 	memset(&wh, 0, sizeof wh);
 	wh.metrics = main_metrics_cb;
@@ -671,8 +654,10 @@ main_run(struct main_flags *fl)
 	wh.targets = main_targets_cb;
 	wh.ready = main_ready_cb;
 	wh.reload = main_reload_cb;
+	wh.quit = main_quit_cb;
 	wh.arg = &d;
 	wh.lifecycle = fl->lifecycle;
+	wh.route_prefix = fl->route_prefix;
 	if ((d.web = web_create(d.base, fl->listen_address, &wh, &cause)) ==
 	    NULL) {
 		log_error("cannot start the web server", "err=%s", cause);
@@ -735,30 +720,12 @@ out:
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config.file", required_argument, NULL, 'c' },
-		{ "storage.agent.path", required_argument, NULL, 's' },
-		{ "storage.agent.max-bytes", required_argument, NULL, 'm' },
-		{ "storage.agent.max-age", required_argument, NULL, 'a' },
-		{ "storage.remote.flush-deadline", required_argument, NULL,
-		    'f' },
-		{ "scrape.max-body-size", required_argument, NULL, 'B' },
-		{ "scrape.http-client", required_argument, NULL, 'H' },
-		{ "web.listen-address", required_argument, NULL, 'l' },
-		{ "web.enable-lifecycle", no_argument, NULL, 'E' },
-		{ "log.level", required_argument, NULL, 'L' },
-		{ "log.format", required_argument, NULL, 'F' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct main_flags fl = {
-		"promlet.yml", "data-agent/", "0.0.0.0:9099", "info", "logfmt",
-		0, 1024ULL * 1024 * 1024, 0, 60 * 1000, 512ULL * 1024 * 1024
-	};
+	struct flags fl;
 	enum log_level level;
 	enum log_format format;
-	int ch;
+	char *cause = NULL;
+	size_t i;
+	int rc;
 
 	if (argc >= 3 && strcmp(argv[1], "check") == 0 &&
 	    strcmp(argv[2], "config") == 0)
@@ -770,87 +737,56 @@ main(int argc, char **argv)
 	    strcmp(argv[2], "relabel") == 0)
 		return cli_debug_relabel(argc - 3, argv + 3);
 
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': fl.config_file = optarg; break;
-		case 's': fl.storage_path = optarg; break;
-		case 'l': fl.listen_address = optarg; break;
-		case 'L': fl.log_level = optarg; break;
-		case 'F': fl.log_format = optarg; break;
-		case 'E': fl.lifecycle = 1; break;
-		case 'm':
-			if (main_parse_size(optarg, &fl.wal_max_bytes) == -1) {
-				fprintf(stderr, "promlet: "
-				    "--storage.agent.max-bytes: bad size "
-				    "\"%s\"\n", optarg);
-				return 2;
-			}
-			break;
-		case 'B':
-			if (main_parse_size(optarg, &fl.scrape_max_body) == -1) {
-				fprintf(stderr, "promlet: "
-				    "--scrape.max-body-size: bad size "
-				    "\"%s\"\n", optarg);
-				return 2;
-			}
-			break;
-		case 'H':
-			if (strcmp(optarg, "builtin") == 0)
-				http_native_enabled = 1;
-			else if (strcmp(optarg, "curl") == 0)
-				http_native_enabled = 0;
-			else {
-				fprintf(stderr, "promlet: --scrape.http-client: "
-				    "\"%s\" is neither builtin nor curl\n",
-				    optarg);
-				return 2;
-			}
-			break;
-		case 'a':
-			if (config_parse_duration(optarg, &fl.wal_max_age_ms)
-			    == -1) {
-				fprintf(stderr, "promlet: "
-				    "--storage.agent.max-age: bad duration "
-				    "\"%s\"\n", optarg);
-				return 2;
-			}
-			break;
-		case 'f':
-			if (config_parse_duration(optarg,
-			    &fl.flush_deadline_ms) == -1) {
-				fprintf(stderr, "promlet: "
-				    "--storage.remote.flush-deadline: bad "
-				    "duration \"%s\"\n", optarg);
-				return 2;
-			}
-			break;
-		case 'V':
-			printf("promlet, version %s\n", PACKAGE_VERSION);
-			return 0;
-		case 'h':
-			main_usage(stdout);
-			return 0;
-		default:
-			main_usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "promlet: unexpected argument \"%s\"\n",
-		    argv[optind]);
+	switch (flags_parse(argc, argv, &fl, &cause)) {
+	case FLAGS_RUN:
+		break;
+	case FLAGS_HELP:
+		main_usage(stdout);
+		flags_free(&fl);
+		return 0;
+	case FLAGS_VERSION:
+		printf("promlet, version %s\n", PACKAGE_VERSION);
+		flags_free(&fl);
+		return 0;
+	case FLAGS_SERVER_ONLY:
+		/* Prometheus's words and exit status in agent mode. */
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		flags_free(&fl);
+		return 3;
+	case FLAGS_ERROR:
+	default:
+		fprintf(stderr, "promlet: %s\n", cause);
+		free(cause);
 		main_usage(stderr);
+		flags_free(&fl);
 		return 2;
 	}
 	if (log_parse_level(fl.log_level, &level) == -1) {
 		fprintf(stderr, "promlet: --log.level: unknown level \"%s\"\n",
 		    fl.log_level);
+		flags_free(&fl);
 		return 2;
 	}
 	if (log_parse_format(fl.log_format, &format) == -1) {
 		fprintf(stderr, "promlet: --log.format: unknown format \"%s\"\n",
 		    fl.log_format);
+		flags_free(&fl);
 		return 2;
 	}
 	log_setup(level, format);
-	return main_run(&fl);
+	for (i = 0; i < fl.nnotes; i++) {
+		if (fl.notes[i].warn)
+			log_warn("flag has no effect in promlet",
+			    "flag=%s reason=%s", fl.notes[i].what,
+			    fl.notes[i].why);
+		else
+			log_info("flag has no effect in promlet",
+			    "flag=%s reason=%s", fl.notes[i].what,
+			    fl.notes[i].why);
+	}
+	http_native_enabled = fl.http_native;
+	rc = main_run(&fl);
+	flags_free(&fl);
+	return rc;
 }

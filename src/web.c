@@ -15,6 +15,7 @@
 struct web {
 	struct evhttp		*http;
 	struct web_handlers	 h;
+	char			*prefix;
 };
 
 static void
@@ -49,13 +50,25 @@ web_request_cb(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct buf b = BUF_INIT;
 	char path[256], *cause = NULL;
-	size_t n;
+	size_t n, plen;
 
 	n = strcspn(uri, "?");
 	if (n >= sizeof path)
 		n = sizeof path - 1;
 	memcpy(path, uri, n);
 	path[n] = '\0';
+	/* Under a route prefix only: /p/metrics is /metrics, /metrics is
+	 * not found, as in Prometheus. */
+	plen = strlen(w->prefix);
+	if (plen > 0) {
+		if (strncmp(path, w->prefix, plen) != 0 ||
+		    (path[plen] != '/' && path[plen] != '\0'))
+			path[0] = '\0';
+		else if (path[plen] == '\0')
+			memcpy(path, "/", 2);
+		else
+			memmove(path, path + plen, strlen(path + plen) + 1);
+	}
 
 	if (strcmp(path, "/metrics") == 0) {
 		w->h.metrics(&b, w->h.arg);
@@ -83,6 +96,18 @@ web_request_cb(struct evhttp_request *req, void *arg)
 			free(cause);
 		} else
 			web_text(req, 200, "OK", "");
+	} else if (strcmp(path, "/-/quit") == 0) {
+		if (!w->h.lifecycle)
+			web_text(req, 403, "Forbidden", "Lifecycle API is not "
+			    "enabled (--web.enable-lifecycle).\n");
+		else if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_PUT)
+			web_text(req, 405, "Method Not Allowed",
+			    "Only POST or PUT requests allowed\n");
+		else {
+			web_text(req, 200, "OK",
+			    "Requesting termination... Goodbye!\n");
+			w->h.quit(w->h.arg);
+		}
 	} else if (strcmp(path, "/api/v1/status/config") == 0) {
 		struct buf yaml = BUF_INIT;
 		size_t i;
@@ -124,6 +149,8 @@ web_create(struct event_base *base, const char *listen,
 
 	w = xcalloc(1, sizeof *w);
 	w->h = *h;
+	w->prefix = xstrdup(h->route_prefix != NULL ? h->route_prefix : "");
+	w->h.route_prefix = w->prefix;
 	host = xstrdup(listen);
 	if ((colon = strrchr(host, ':')) == NULL) {
 		xasprintf(cause, "--web.listen-address: \"%s\" is not "
@@ -169,5 +196,6 @@ web_free(struct web *w)
 		return;
 	if (w->http != NULL)
 		evhttp_free(w->http);
+	free(w->prefix);
 	free(w);
 }

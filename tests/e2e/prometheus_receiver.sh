@@ -4,7 +4,8 @@
 # a real node_exporter and remote-writes into a Prometheus server started
 # with --web.enable-remote-write-receiver; the test then asks Prometheus's
 # query API for the series, their values and labels (job, instance,
-# external_labels), up, the scrape_* series, and staleness of a series
+# external_labels), up, the scrape_* series (with extra-scrape-metrics),
+# and staleness of a series
 # that leaves the page and, for promlet, of everything at shutdown.
 #
 #   RW_SENDER=prometheus sh tests/e2e/prometheus_receiver.sh  # reference
@@ -53,7 +54,7 @@ remote_write:
     metadata_config:
       send_interval: 1s
 EOF
-sender_start sender "$T/sender.yml"
+sender_start sender "$T/sender.yml" "" --enable-feature=extra-scrape-metrics
 eval "SENDER_ADDR=\$SENDER_ADDR_sender"
 
 # expect QUERY WANT: the query returns exactly one series, of value WANT
@@ -85,6 +86,11 @@ expect "scrape_samples_scraped{$base}" 5
 expect "scrape_samples_post_metric_relabeling{$base}" 5
 expect "count(scrape_duration_seconds{$base} > 0 < 1)" 1
 expect "count(scrape_series_added{$base})" 1
+# --enable-feature=extra-scrape-metrics: the timeout (1s, the interval),
+# no sample_limit, the page's size as served.
+expect "scrape_timeout_seconds{$base}" 1
+expect "scrape_sample_limit{$base}" 0
+expect "scrape_body_size_bytes{$base}" "$(wc -c <"$T/page.prom")"
 expect "up{job=\"node\",instance=\"$NODE_ADDR\",env=\"e2e\"}" 1
 expect "count(node_load1{job=\"node\",instance=\"$NODE_ADDR\",cluster=\"test-cluster\"})" 1
 n=$(prom_value "count({job=\"node\"})")

@@ -81,28 +81,33 @@ scrapes_served() {
 	grep -c "\"target\": $1}" "$T/targets.jsonl"
 }
 
-# sender_start NAME CONFIG [PORT]: start the sender under test in the
-# background, logging to $T/NAME.log, with its WAL in $T/NAME.wal and its
-# web server on PORT (default: a free one). SIGINT is reset to the default
-# action because sh starts background jobs with it ignored.
+# sender_start NAME CONFIG [PORT [FLAG...]]: start the sender under test
+# in the background, logging to $T/NAME.log, with its WAL in $T/NAME.wal,
+# its web server on PORT (default, or "": a free one) and FLAGs added.
+# SIGINT is reset to the default action because sh starts background jobs
+# with it ignored.
 sender_start() {
 	_name=$1 _cfg=$2 _port=${3:-}
+	shift 2
+	[ $# -gt 0 ] && shift
 	[ -n "$_port" ] || _port=$(free_port)
+	# promlet gets a Prometheus agent's own arguments: they must work.
 	case $RW_SENDER in
 	promlet)
 		start "$_name" env --default-signal=INT "$PROMLET" \
+		    --enable-feature=agent \
 		    --config.file="$_cfg" --storage.agent.path="$T/$_name.wal" \
-		    --web.listen-address="127.0.0.1:$_port" ;;
+		    --web.listen-address="127.0.0.1:$_port" "$@" ;;
 	prometheus)
 		start "$_name" env --default-signal=INT /usr/bin/prometheus \
 		    --enable-feature=agent \
 		    --config.file="$_cfg" --storage.agent.path="$T/$_name.wal" \
-		    --web.listen-address="127.0.0.1:$_port" ;;
+		    --web.listen-address="127.0.0.1:$_port" "$@" ;;
 	*)
 		# shellcheck disable=SC2086 # a command with its arguments
 		start "$_name" env --default-signal=INT $RW_SENDER \
 		    --config.file="$_cfg" --storage.agent.path="$T/$_name.wal" \
-		    --web.listen-address="127.0.0.1:$_port" ;;
+		    --web.listen-address="127.0.0.1:$_port" "$@" ;;
 	esac
 	eval "SENDER_ADDR_$_name=127.0.0.1:$_port"
 	eval "SENDER_PIDS=\"\$SENDER_PIDS \$PID_$_name\""
