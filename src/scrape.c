@@ -799,8 +799,8 @@ scrape_done_cb(const struct http_response *resp, void *arg)
 	sm->nsamples = 0;
 	arena_reset(&sm->arena);
 	scrape_cache_begin(t->cache);
-	t->body_size = resp->body_too_large ? -1 :
-	    resp->body != NULL ? (double)resp->body->len : 0;
+	/* The client always hands over a body, empty on failure. */
+	t->body_size = resp->body_too_large ? -1 : (double)resp->body->len;
 	if (resp->curl_code != 0) {
 		if (resp->body_too_large) {
 			sm->body_limit_exceeded++;
