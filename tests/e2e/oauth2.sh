@@ -90,7 +90,10 @@ az_wait 10 "len([r for r in s['oauth2'][$n:] if r['status'] == 200 and
 az_q "all(r['secret_ok'] for r in s['oauth2'][$n:])" >/dev/null ||
     fail "the old secret was sent after the file changed"
 
-# ---- the receiver and the target refuse the token ------------------------
+# ---- the receiver refuses the token ---------------------------------------
+# The target stops checking tokens meanwhile, so that the 401 is the
+# receiver's (a scrape's 401 would drop the token first).
+az_set '{"metrics_auth": false}'
 sleep 2
 n=$(az_q 'len(s["issued"])')
 az_revoke
@@ -101,8 +104,11 @@ az_q 'any(x["status"] == 401 and x["why"] == "revoked token"
     for x in s["ingest"])' >/dev/null || fail "the 401 did not happen"
 grep -q 'msg="receiver rejected the oauth2 token; fetching a new one"' \
     "$T/promlet.log" || fail "the 401 was not logged"
+az_set '{"metrics_auth": true}'
 
 # ---- the endpoint fails after the token ran out ---------------------------
+# (Tokens of before the revocation are refused by the target too, so a
+# scrape's 401 also drops one: the next scrape gets a new token.)
 az_set '{"oauth2_fail": [503, 503, 503, 503, 503, 503, 503, 503, 503, 503,
     503, 503, 503, 503, 503, 503, 503, 503, 503, 503]}'
 wait_for 15 sh -c "curl -fsS --noproxy '*' \
