@@ -444,7 +444,7 @@ flags_parse(int argc, char **argv, struct flags *f, char **cause)
 	const char *arg, *name, *eq, *v, *external = NULL;
 	char *what;
 	size_t len;
-	int i, neg, b, action = FLAGS_RUN, prefix_set = 0, listens = 0;
+	int i, neg, b, action = FLAGS_RUN, prefix_set = 0;
 
 	memset(f, 0, sizeof *f);
 	f->config_file = "promlet.yml";
@@ -513,11 +513,6 @@ flags_parse(int argc, char **argv, struct flags *f, char **cause)
 			flags_note(f, what, d->why, 0);
 			free(what);
 			continue;
-		}
-		if (d->id == FI_LISTEN && ++listens > 1) {
-			xasprintf(cause, "--web.listen-address: promlet listens "
-			    "on one address");
-			goto fail;
 		}
 		if (flags_apply(f, d, v, b, &action, &prefix_set, &external,
 		    cause) == -1)

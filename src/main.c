@@ -125,7 +125,8 @@ main_usage(FILE *f)
 "A Prometheus agent's arguments start promlet unchanged: --agent and\n"
 "--enable-feature=agent are what promlet always is, Prometheus's other flags\n"
 "are accepted (those for what promlet does not do are logged as having no\n"
-"effect), and server-only ones exit 3 as in Prometheus. See promlet(1).\n"
+"effect), and server-only ones exit 3 as in Prometheus; --web.config.file\n"
+"and --web.enable-remote-write-receiver are refused. See promlet(1).\n"
 "\n"
 "signals: SIGHUP reloads the configuration; SIGINT and SIGTERM stop cleanly.\n");
 }

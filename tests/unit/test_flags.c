@@ -14,19 +14,30 @@
 
 #include "flags.h"
 
+/* promlet ARG... (up to NULL) */
 static enum flags_result
-parse(struct flags *f, char **cause, ...)
+vparse(struct flags *f, char **cause, va_list ap)
 {
 	char *argv[64];
 	int argc = 0;
-	va_list ap;
 
 	argv[argc++] = "promlet";
-	va_start(ap, cause);
-	while ((argv[argc] = va_arg(ap, char *)) != NULL)
+	while (argc < 63 && (argv[argc] = va_arg(ap, char *)) != NULL)
 		argc++;
-	va_end(ap);
+	argv[argc] = NULL;
 	return flags_parse(argc, argv, f, cause);
+}
+
+static enum flags_result
+parse(struct flags *f, char **cause, ...)
+{
+	enum flags_result r;
+	va_list ap;
+
+	va_start(ap, cause);
+	r = vparse(f, cause, ap);
+	va_end(ap);
+	return r;
 }
 
 static void
@@ -96,6 +107,11 @@ test_prometheus3_agent(void **state)
 	    FLAGS_RUN);
 	assert_int_equal(f.lifecycle, 1);
 	assert_int_equal(f.http_native, 0);
+	flags_free(&f);
+	/* Given twice, the last wins (the unit file, then /etc/default). */
+	assert_int_equal(parse(&f, &cause, "--web.listen-address=:1",
+	    "--web.listen-address", ":2", NULL), FLAGS_RUN);
+	assert_string_equal(f.listen_address, ":2");
 	flags_free(&f);
 }
 
@@ -169,16 +185,14 @@ static void
 expect_error(const char *want, ...)
 {
 	struct flags f;
-	char *argv[16], *cause;
-	int argc = 0;
+	enum flags_result r;
+	char *cause;
 	va_list ap;
 
-	argv[argc++] = "promlet";
 	va_start(ap, want);
-	while ((argv[argc] = va_arg(ap, char *)) != NULL)
-		argc++;
+	r = vparse(&f, &cause, ap);
 	va_end(ap);
-	assert_int_equal(flags_parse(argc, argv, &f, &cause), FLAGS_ERROR);
+	assert_int_equal(r, FLAGS_ERROR);
 	assert_string_equal(cause, want);
 	free(cause);
 	flags_free(&f);
@@ -203,8 +217,6 @@ test_errors(void **state)
 	    "--web.enable-lifecycle=yes", NULL);
 	expect_error("--scrape.http-client: \"fast\" is neither builtin nor "
 	    "curl", "--scrape.http-client=fast", NULL);
-	expect_error("--web.listen-address: promlet listens on one address",
-	    "--web.listen-address=:1", "--web.listen-address=:2", NULL);
 	expect_error("--web.config.file: not supported by promlet: its "
 	    "endpoints have no TLS or authentication; listen on 127.0.0.1 or "
 	    "put a TLS proxy in front", "--web.config.file=/etc/web.yml",
