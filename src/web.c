@@ -42,6 +42,25 @@ web_text(struct evhttp_request *req, int code, const char *reason,
 	buf_free(&b);
 }
 
+/* /-/reload and /-/quit: enabled, and asked with POST or PUT; else the
+ * refusal is answered here, with Prometheus's words. */
+static int
+web_lifecycle_ok(struct web *w, struct evhttp_request *req,
+    enum evhttp_cmd_type cmd)
+{
+	if (!w->h.lifecycle) {
+		web_text(req, 403, "Forbidden", "Lifecycle API is not enabled "
+		    "(--web.enable-lifecycle).\n");
+		return 0;
+	}
+	if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_PUT) {
+		web_text(req, 405, "Method Not Allowed",
+		    "Only POST or PUT requests allowed\n");
+		return 0;
+	}
+	return 1;
+}
+
 static void
 web_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -83,13 +102,9 @@ web_request_cb(struct evhttp_request *req, void *arg)
 			web_text(req, 503, "Service Unavailable",
 			    "Service Unavailable\n");
 	} else if (strcmp(path, "/-/reload") == 0) {
-		if (!w->h.lifecycle)
-			web_text(req, 403, "Forbidden", "Lifecycle API is not "
-			    "enabled (--web.enable-lifecycle).\n");
-		else if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_PUT)
-			web_text(req, 405, "Method Not Allowed",
-			    "Only POST or PUT requests allowed\n");
-		else if (w->h.reload(&cause, w->h.arg) == -1) {
+		if (!web_lifecycle_ok(w, req, cmd)) {
+			/* answered */
+		} else if (w->h.reload(&cause, w->h.arg) == -1) {
 			buf_printf(&b, "failed to reload config: %s\n", cause);
 			web_reply(req, 500, "Internal Server Error",
 			    "text/plain; charset=utf-8", &b);
@@ -97,13 +112,7 @@ web_request_cb(struct evhttp_request *req, void *arg)
 		} else
 			web_text(req, 200, "OK", "");
 	} else if (strcmp(path, "/-/quit") == 0) {
-		if (!w->h.lifecycle)
-			web_text(req, 403, "Forbidden", "Lifecycle API is not "
-			    "enabled (--web.enable-lifecycle).\n");
-		else if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_PUT)
-			web_text(req, 405, "Method Not Allowed",
-			    "Only POST or PUT requests allowed\n");
-		else {
+		if (web_lifecycle_ok(w, req, cmd)) {
 			web_text(req, 200, "OK",
 			    "Requesting termination... Goodbye!\n");
 			w->h.quit(w->h.arg);
