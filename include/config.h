@@ -248,6 +248,9 @@ struct config {
 	size_t				 nremote_write;
 	char				**scrape_protocols;	/* global */
 	size_t				  nscrape_protocols;
+	/* scrape_config_files, made absolute: for config_files_checksum. */
+	char				**include_globs;
+	size_t				  ninclude_globs;
 };
 
 /* Returns NULL and an allocated "file:line:col: message" in *cause. */
@@ -255,6 +258,14 @@ struct config	*config_load(const char *path, char **cause);
 struct config	*config_load_string(const char *name, const char *yaml,
 		    size_t len, char **cause);
 void		 config_free(struct config *);
+/*
+ * A checksum of the config file at path and of the files cfg's
+ * scrape_config_files patterns match now, names and contents, to notice
+ * an edit (--enable-feature=auto-reload-config). A file that cannot be
+ * read counts as a content of its own, so that fixing it is an edit too.
+ */
+uint64_t	 config_files_checksum(const struct config *cfg,
+		    const char *path);
 /* The config as YAML with every secret replaced by <secret>. */
 void		 config_dump(const struct config *, struct buf *);
 /* Prometheus duration syntax: 1h30m, 500ms, 1d, 1w, 1y. */

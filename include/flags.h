@@ -21,8 +21,9 @@
  *
  * --enable-feature takes comma-separated names and may repeat: agent is
  * what promlet always is, extra-scrape-metrics turns extra_scrape_metrics
- * on for every job; others are noted as for flags, unknown ones with a
- * warning, as Prometheus does.
+ * on for every job, auto-reload-config reloads the config when its files
+ * change (checked every --config.auto-reload-interval, 30s); others are
+ * noted as for flags, unknown ones with a warning, as Prometheus does.
  *
  * Syntax as Go's kingpin: --name=value or --name value; booleans --name,
  * --no-name or --name=true|false; -h for --help. Pure: no I/O.
@@ -53,6 +54,8 @@ struct flags {
 	uint64_t		 scrape_max_body;
 	int			 http_native;	/* --scrape.http-client */
 	int			 extra_scrape_metrics;	/* the feature */
+	int			 auto_reload;	/* auto-reload-config */
+	int64_t			 auto_reload_ms;	/* its interval */
 	char			*route_prefix;	/* "" or "/a/b", no end slash */
 	struct flags_note	*notes;
 	size_t			 nnotes;

@@ -4243,6 +4243,11 @@ config_scrape_files(struct config_ctx *ctx, const struct ynode *n,
 			xasprintf(&pat, "%s/%s", ctx->dir, pats[i]);
 		else
 			pat = xstrdup(pats[i]);
+		gp->cfg->include_globs = xreallocarray(gp->cfg->include_globs,
+		    gp->cfg->ninclude_globs + 1,
+		    sizeof *gp->cfg->include_globs);
+		gp->cfg->include_globs[gp->cfg->ninclude_globs++] =
+		    xstrdup(pat);
 		memset(&gl, 0, sizeof gl);
 		if ((g = glob(pat, 0, NULL, &gl)) != 0 && g != GLOB_NOMATCH) {
 			q = config_quoted(pats[i]);
@@ -4393,6 +4398,43 @@ config_read_file(const char *path, struct buf *b, int included,
 	return -1;
 }
 
+/* One file into the checksum: its name, then its bytes or the error. */
+static uint64_t
+config_checksum_file(const char *path, uint64_t h)
+{
+	struct buf b = BUF_INIT;
+	char *cause = NULL;
+
+	h = hash_bytes(path, strlen(path) + 1, h);
+	/* As a matched file is read: never a FIFO that would block. */
+	if (config_read_file(path, &b, 1, &cause) == -1) {
+		h = hash_bytes("\0!", 2, h);
+		free(cause);
+	} else
+		h = hash_bytes(b.data != NULL ? b.data : "", b.len, h);
+	buf_free(&b);
+	return h;
+}
+
+uint64_t
+config_files_checksum(const struct config *cfg, const char *path)
+{
+	uint64_t h = config_checksum_file(path, 0x636f6e6669670000ULL);
+	glob_t gl;
+	size_t i, m;
+
+	for (i = 0; cfg != NULL && i < cfg->ninclude_globs; i++) {
+		memset(&gl, 0, sizeof gl);
+		h = hash_bytes("\0glob", 5, h);
+		if (glob(cfg->include_globs[i], 0, NULL, &gl) == 0) {
+			for (m = 0; m < gl.gl_pathc; m++)
+				h = config_checksum_file(gl.gl_pathv[m], h);
+		}
+		globfree(&gl);
+	}
+	return h;
+}
+
 struct config *
 config_load(const char *path, char **cause)
 {
@@ -4425,6 +4467,7 @@ config_free(struct config *cfg)
 		config_rw_free(&cfg->remote_write[i]);
 	free(cfg->remote_write);
 	config_str_list_free(cfg->scrape_protocols, cfg->nscrape_protocols);
+	config_str_list_free(cfg->include_globs, cfg->ninclude_globs);
 	free(cfg);
 }
 

@@ -47,6 +47,7 @@ enum flags_id {
 	FI_ROUTE_PREFIX,
 	FI_WEB_CONFIG,		/* refused unless "" */
 	FI_RECEIVER,		/* refused when true */
+	FI_RELOAD_INTERVAL,
 };
 
 struct flags_def {
@@ -92,6 +93,7 @@ static const struct flags_def flags_defs[] = {
 	OWN("web.config.file", FA_STR, FI_WEB_CONFIG),
 	OWN("web.enable-remote-write-receiver", FA_BOOL, FI_RECEIVER),
 	OWN("web.enable-otlp-receiver", FA_BOOL, FI_RECEIVER),
+	OWN("config.auto-reload-interval", FA_DURATION, FI_RELOAD_INTERVAL),
 
 	/* Prometheus's, accepted with no effect. */
 	NOTE("web.read-timeout", FA_DURATION, WHY_WEB),
@@ -124,8 +126,6 @@ static const struct flags_def flags_defs[] = {
 	NOTE("scrape.timestamp-tolerance", FA_DURATION, WHY_STAMP),
 	NOTE("scrape.discovery-reload-interval", FA_DURATION,
 	    "promlet applies discovered targets at once"),
-	NOTE("config.auto-reload-interval", FA_DURATION,
-	    "promlet reloads on SIGHUP or POST /-/reload"),
 	NOTE("alertmanager.timeout", FA_STR, "no effect in Prometheus either"),
 	NOTE("write-documentation", FA_BOOL, "promlet's flags are in promlet(1)"),
 
@@ -185,8 +185,6 @@ static const struct {
 	    "not from the WAL", 0 },
 	{ "auto-gomaxprocs", WHY_GO, 0 },
 	{ "auto-gomemlimit", WHY_GO, 0 },
-	{ "auto-reload-config", "promlet reloads on SIGHUP or POST "
-	    "/-/reload", 1 },
 	{ "new-service-discovery-manager", "Prometheus's internals", 0 },
 	{ "memory-snapshot-on-shutdown", "a Prometheus server feature", 0 },
 	{ "exemplar-storage", "a Prometheus server feature", 0 },
@@ -310,6 +308,10 @@ flags_features_add(struct flags *f, const char *list, char **cause)
 			f->extra_scrape_metrics = 1;
 			continue;
 		}
+		if (strcmp(name, "auto-reload-config") == 0) {
+			f->auto_reload = 1;
+			continue;
+		}
 		for (i = 0; i < n; i++)
 			if (strcmp(flags_features[i].name, name) == 0)
 				break;
@@ -385,6 +387,15 @@ flags_apply(struct flags *f, const struct flags_def *d, const char *v,
 	case FI_FLUSH:
 		config_parse_duration(v, &f->flush_deadline_ms);
 		break;
+	case FI_RELOAD_INTERVAL:
+		config_parse_duration(v, &f->auto_reload_ms);
+		/* Prometheus's floor, with its warning. */
+		if (f->auto_reload_ms < 1000) {
+			f->auto_reload_ms = 1000;
+			flags_note(f, "--config.auto-reload-interval",
+			    "less than 1s: 1s is used", 1);
+		}
+		break;
 	case FI_HTTP_CLIENT:
 		if (strcmp(v, "builtin") == 0)
 			f->http_native = 1;
@@ -456,6 +467,7 @@ flags_parse(int argc, char **argv, struct flags *f, char **cause)
 	f->flush_deadline_ms = 60 * 1000;
 	f->scrape_max_body = 512ULL * 1024 * 1024;
 	f->http_native = 1;
+	f->auto_reload_ms = 30 * 1000;
 	f->route_prefix = xstrdup("");
 	*cause = NULL;
 

@@ -66,6 +66,8 @@ struct daemon {
 	struct config		*cfg;
 	struct event		*tick;
 	struct event		*maint;		/* main_maintain, now */
+	struct event		*autoreload;	/* auto-reload-config */
+	uint64_t		 config_sum;	/* of the files last loaded */
 	struct event		*sig_int;
 	struct event		*sig_term;
 	struct event		*sig_hup;
@@ -439,6 +441,19 @@ main_apply_sd(struct daemon *d, const struct config *cfg)
 	}
 }
 
+/*
+ * With auto-reload-config, what the files looked like at the last reload,
+ * however it was asked for and whether it worked: a file that failed is
+ * not tried again until it changes.
+ */
+static void
+main_config_sum(struct daemon *d)
+{
+	if (d->fl.auto_reload)
+		d->config_sum = config_files_checksum(d->cfg,
+		    d->fl.config_file);
+}
+
 static int
 main_reload(struct daemon *d, char **cause)
 {
@@ -450,6 +465,7 @@ main_reload(struct daemon *d, char **cause)
 		    "err=%s", *cause);
 		d->reloads_failed++;
 		d->last_reload_ok = 0;
+		main_config_sum(d);
 		return -1;
 	}
 	scrape_manager_apply(d->scrape, cfg);
@@ -462,6 +478,7 @@ main_reload(struct daemon *d, char **cause)
 		d->last_reload_ok = 0;
 		d->cfg = cfg;
 		config_free(old);
+		main_config_sum(d);
 		return -1;
 	}
 	d->cfg = cfg;
@@ -470,6 +487,7 @@ main_reload(struct daemon *d, char **cause)
 	d->last_reload_ok = 1;
 	log_info("configuration reloaded", "file=%s jobs=%zu remote_writes=%zu",
 	    d->fl.config_file, cfg->nscrape, cfg->nremote_write);
+	main_config_sum(d);
 	return 0;
 }
 
@@ -594,6 +612,26 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* --enable-feature=auto-reload-config: reload when the files change. */
+static void
+main_autoreload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char *cause = NULL;
+
+	(void)fd;
+	(void)what;
+	if (d->stopping ||
+	    config_files_checksum(d->cfg, d->fl.config_file) == d->config_sum)
+		return;
+	log_info("configuration file change detected, reloading", "file=%s",
+	    d->fl.config_file);
+	sdnotify_reloading();
+	if (main_reload(d, &cause) == -1)
+		free(cause);
+	sdnotify_ready();
+}
+
 /* POST /-/quit: the same clean stop as SIGTERM, once the answer is out. */
 static void
 main_quit_cb(void *arg)
@@ -684,6 +722,16 @@ main_run(struct flags *fl)
 	d.maint = event_new(d.base, -1, 0, main_maint_cb, &d);
 	d.maintained_ms = d.gc_ms = loop_now_ms();
 
+	if (fl->auto_reload) {
+		struct timeval rtv = { (time_t)(fl->auto_reload_ms / 1000),
+		    (suseconds_t)(fl->auto_reload_ms % 1000) * 1000 };
+
+		main_config_sum(&d);
+		d.autoreload = event_new(d.base, -1, EV_PERSIST,
+		    main_autoreload_cb, &d);
+		event_add(d.autoreload, &rtv);
+	}
+
 	d.ready = 1;
 	sdnotify_ready();
 	log_info("promlet started", "version=%s config=%s wal=%s listen=%s "
@@ -704,6 +752,8 @@ out:
 		event_free(d.tick);
 	if (d.maint != NULL)
 		event_free(d.maint);
+	if (d.autoreload != NULL)
+		event_free(d.autoreload);
 	web_free(d.web);
 	main_free_sd(&d);
 	scrape_manager_free(d.scrape);

@@ -1897,6 +1897,53 @@ test_scrape_config_files(void **state)
 	rmdir(dir);
 }
 
+/*
+ * The checksum auto-reload-config compares: the config file's bytes and
+ * the names and bytes of what its scrape_config_files patterns match now.
+ */
+static void
+test_files_checksum(void **state)
+{
+	char dir[] = "/tmp/promlet-test-sum.XXXXXX", path[512], inc[512];
+	struct config *cfg;
+	char *cause = NULL;
+	uint64_t a, b;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/p.yml", dir);
+	test_write(dir, "p.yml", "scrape_config_files: ['*.inc']\n"
+	    "scrape_configs: [{job_name: a}]\n");
+	test_write(dir, "1.inc", "scrape_configs: [{job_name: b}]\n");
+	cfg = config_load(path, &cause);
+	assert_non_null(cfg);
+	a = config_files_checksum(cfg, path);
+	assert_true(config_files_checksum(cfg, path) == a);
+	/* An included file's content, a new match, the file itself. */
+	test_write(dir, "1.inc", "scrape_configs: [{job_name: c}]\n");
+	b = config_files_checksum(cfg, path);
+	assert_true(b != a);
+	test_write(dir, "2.inc", "scrape_configs: []\n");
+	a = config_files_checksum(cfg, path);
+	assert_true(a != b);
+	test_write(dir, "p.yml", "scrape_config_files: ['*.inc']\n"
+	    "scrape_configs: [{job_name: x}]\n");
+	b = config_files_checksum(cfg, path);
+	assert_true(b != a);
+	/* A file gone counts as a change, and as a state of its own. */
+	snprintf(inc, sizeof inc, "%s/2.inc", dir);
+	unlink(inc);
+	a = config_files_checksum(cfg, path);
+	assert_true(a != b);
+	unlink(path);
+	b = config_files_checksum(cfg, path);
+	assert_true(b != a && config_files_checksum(cfg, path) == b);
+	config_free(cfg);
+	snprintf(inc, sizeof inc, "%s/1.inc", dir);
+	unlink(inc);
+	rmdir(dir);
+}
+
 /* 10k jobs load, and a duplicate among them is found by name. */
 static void
 test_many_jobs(void **state)
@@ -1961,6 +2008,7 @@ main(void)
 		cmocka_unit_test(test_yaml_limits),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_scrape_config_files),
+		cmocka_unit_test(test_files_checksum),
 		cmocka_unit_test(test_many_jobs),
 	};
 
