@@ -70,6 +70,9 @@ struct http_request *http_request_start(struct http_client *,
 /* Cancel: the callback is not called. */
 void		 http_request_cancel(struct http_request *);
 size_t		 http_client_active(const struct http_client *);
+/* The client's own metrics: its oauth2 token requests. */
+void		 http_client_write_metrics(const struct http_client *,
+		    struct buf *);
 
 /*
  * A connection pool and DNS cache of its own, for one scrape target. Once

@@ -85,6 +85,14 @@ void		 oauth2_release(struct oauth2_source *);
 void		 oauth2_wait(struct oauth2_source *, struct oauth2_waiter *);
 void		 oauth2_unwait(struct oauth2_waiter *);
 
+/*
+ * promlet_oauth2_token_requests_total{result}: fetches that got a token
+ * (the second try of the credentials style included) or did not, over
+ * every source; zeros for a NULL cache, so the family is always there.
+ */
+void		 oauth2_cache_write_metrics(const struct oauth2_cache *,
+		    struct buf *);
+
 /* ---- Pure parts ---- */
 
 /* The token request's form; in_params adds client_id and client_secret. */

@@ -406,6 +406,12 @@ http_client_active(const struct http_client *c)
 	return c->active;
 }
 
+void
+http_client_write_metrics(const struct http_client *c, struct buf *b)
+{
+	oauth2_cache_write_metrics(c->oauth2, b);
+}
+
 static size_t
 http_write_cb(char *data, size_t size, size_t n, void *arg)
 {

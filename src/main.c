@@ -277,6 +277,7 @@ main_metrics_cb(struct buf *b, void *arg)
 	    (unsigned long long)ws.series_checkpointed);
 	scrape_manager_write_metrics(d->scrape, b);
 	http_sd_write_metrics(b);
+	http_client_write_metrics(d->http, b);
 	remote_write_write_metrics_all(d->rw, d->nrw, b);
 	/* One HELP/TYPE block for all endpoints' token metrics. */
 	aad = xcalloc(d->nrw + 1, sizeof *aad);

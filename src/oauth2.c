@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,8 @@ struct oauth2_cache {
 	struct event_base	*base;
 	struct http_client	*http;
 	struct oauth2_source	*sources;
+	uint64_t		 fetched;	/* a token came */
+	uint64_t		 failed;	/* a fetch ended without one */
 };
 
 void
@@ -161,6 +164,7 @@ oauth2_failed(struct oauth2_source *s, char *error)
 	char *url;
 
 	s->failed_at = loop_now_ms();
+	s->cache->failed++;
 	if (s->error == NULL || strcmp(s->error, error) != 0) {
 		url = config_redact_url(s->cfg->token_url);
 		log_warn("oauth2 token request failed", "token_url=%s "
@@ -224,6 +228,7 @@ oauth2_done_cb(const struct http_response *resp, void *arg)
 		s->style = s->trying_params ? OAUTH2_STYLE_PARAMS :
 		    OAUTH2_STYLE_HEADER;
 	s->trying_params = 0;
+	s->cache->fetched++;
 	oauth2_drop_token(s);
 	buf_reserve(&h, 32 + strlen(t.token_type) + strlen(t.access_token));
 	buf_printf(&h, "Authorization: %s %s", t.token_type, t.access_token);
@@ -378,6 +383,18 @@ oauth2_cache_free(struct oauth2_cache *c)
 		oauth2_source_free(s);
 	}
 	free(c);
+}
+
+void
+oauth2_cache_write_metrics(const struct oauth2_cache *c, struct buf *b)
+{
+	buf_printf(b, "# HELP promlet_oauth2_token_requests_total Token "
+	    "requests to oauth2 token endpoints, by result.\n"
+	    "# TYPE promlet_oauth2_token_requests_total counter\n"
+	    "promlet_oauth2_token_requests_total{result=\"success\"} %llu\n"
+	    "promlet_oauth2_token_requests_total{result=\"failure\"} %llu\n",
+	    (unsigned long long)(c != NULL ? c->fetched : 0),
+	    (unsigned long long)(c != NULL ? c->failed : 0));
 }
 
 struct oauth2_source *

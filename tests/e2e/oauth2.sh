@@ -127,6 +127,12 @@ az_wait 15 "s['scrapes'] >= $served + 3" || fail "scrapes did not recover"
     fail "the same failure logged more than once: $(grep -c 'HTTP 503' "$T/promlet.log")"
 grep -q 'msg="oauth2 token request succeeded again"' "$T/promlet.log" ||
     fail "the recovery was not logged"
+curl -fsS --noproxy '*' "http://127.0.0.1:$AZ_WEB/metrics" >"$T/metrics.txt" ||
+    fail "promlet /metrics"
+grep -q '^promlet_oauth2_token_requests_total{result="success"} [1-9]' \
+    "$T/metrics.txt" || fail "no successful token request counted"
+grep -q '^promlet_oauth2_token_requests_total{result="failure"} [1-9]' \
+    "$T/metrics.txt" || fail "no failed token request counted"
 
 # ---- nothing lost, nothing leaked -----------------------------------------
 served=$(az_q 's["scrapes"]')
