@@ -252,6 +252,19 @@ PYEOF
 	    "$PROMLET" check config "$T/$b.yml" >"$T/check.out" 2>&1 &&
 	    fail "$b accepted without NODE_NAME"
 	grep -q NODE_NAME "$T/check.out" || fail "unset NODE_NAME not named"
+	# The container's args are flags promlet takes (--version parses
+	# every flag before it prints).
+	$PY - "$f" >"$T/$b.args" <<'PYEOF' || fail "no container args in $f"
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "DaemonSet":
+        c, = d["spec"]["template"]["spec"]["containers"]
+        print("\n".join(c["args"]))
+PYEOF
+	# shellcheck disable=SC2046 # one argument per line
+	(IFS='
+'; "$PROMLET" $(cat "$T/$b.args") --version) >"$T/args.out" 2>&1 ||
+	    fail "$b's container args refused: $(cat "$T/args.out")"
 done
 
 # 5. The runtime image installs a package for every library promlet
