@@ -671,8 +671,13 @@ scrape_parse_page(struct scrape_target *t, const struct http_response *resp,
 		scrape_cache_seen(t->cache, e);
 		if (e->dropped)
 			continue;
-		/* A series may gain or lose its own timestamp between scrapes. */
+		/*
+		 * A series may gain or lose its own timestamp between scrapes.
+		 * One with its own gets no stale marker when it goes, unless
+		 * track_timestamps_staleness asks for one (Prometheus's rule).
+		 */
 		e->explicit_ts = sc->honor_timestamps &&
+		    !sc->track_timestamps_staleness &&
 		    textparse_timestamp(&p, &ts);
 		(*post_relabel)++;
 		if (sc->sample_limit != 0 && *post_relabel > sc->sample_limit) {
