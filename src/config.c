@@ -1554,6 +1554,12 @@ config_tls_check(struct config_ctx *ctx, const struct ynode *at,
 		return config_error(ctx, at, "tls_config", "exactly one of "
 		    "cert or cert_file must be configured when a client key "
 		    "is configured");
+	/* TLS10 < TLS11 < TLS12 < TLS13, as strings too. */
+	if (t->min_version != NULL && t->max_version != NULL &&
+	    strcmp(t->max_version, t->min_version) < 0)
+		return config_error(ctx, at, "tls_config", "tls_config."
+		    "max_version must be greater than or equal to "
+		    "tls_config.min_version if both are specified");
 	return 0;
 }
 

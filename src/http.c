@@ -92,6 +92,7 @@ struct http_request {
 	unsigned			 oauth2_gen;
 	struct http_pool		*pool;
 	struct curl_slist		*headers;
+	struct curl_slist		*connect_to;	/* server_name */
 	struct buf			 body;
 	uint64_t			 max_body;
 	int				 too_large;
@@ -370,6 +371,7 @@ http_request_free(struct http_request *r)
 			curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->headers);
+	curl_slist_free_all(r->connect_to);
 	http_spare_put(c, &r->body);
 	free(r);
 }
@@ -557,6 +559,36 @@ http_auth_header(struct buf *out, const struct config_http *h)
 	return out->len != start;
 }
 
+/* min_version and max_version as one CURLOPT_SSLVERSION value. */
+static long
+http_tls_versions(const struct config_tls *t)
+{
+	static const struct {
+		const char	*name;
+		long		 min;
+		long		 max;
+	} v[] = {
+		{ "TLS10", CURL_SSLVERSION_TLSv1_0, CURL_SSLVERSION_MAX_TLSv1_0 },
+		{ "TLS11", CURL_SSLVERSION_TLSv1_1, CURL_SSLVERSION_MAX_TLSv1_1 },
+		{ "TLS12", CURL_SSLVERSION_TLSv1_2, CURL_SSLVERSION_MAX_TLSv1_2 },
+		{ "TLS13", CURL_SSLVERSION_TLSv1_3, CURL_SSLVERSION_MAX_TLSv1_3 },
+	};
+	long out = CURL_SSLVERSION_TLSv1_2;	/* Go's client default */
+	size_t i;
+
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		if (t->min_version != NULL &&
+		    strcmp(t->min_version, v[i].name) == 0)
+			out = v[i].min;
+	}
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		if (t->max_version != NULL &&
+		    strcmp(t->max_version, v[i].name) == 0)
+			out |= v[i].max;
+	}
+	return out;
+}
+
 static void
 http_apply_config(struct http_request *r, const struct config_http *h)
 {
@@ -581,16 +613,8 @@ http_apply_config(struct http_request *r, const struct config_http *h)
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (t->min_version != NULL) {
-		long v = CURL_SSLVERSION_TLSv1_2;
-		if (strcmp(t->min_version, "TLS10") == 0)
-			v = CURL_SSLVERSION_TLSv1_0;
-		else if (strcmp(t->min_version, "TLS11") == 0)
-			v = CURL_SSLVERSION_TLSv1_1;
-		else if (strcmp(t->min_version, "TLS13") == 0)
-			v = CURL_SSLVERSION_TLSv1_3;
-		curl_easy_setopt(e, CURLOPT_SSLVERSION, v);
-	}
+	if (t->min_version != NULL || t->max_version != NULL)
+		curl_easy_setopt(e, CURLOPT_SSLVERSION, http_tls_versions(t));
 	/* Like Prometheus: *_proxy variables apply only when asked for. */
 	if (h->proxy_url != NULL) {
 		curl_easy_setopt(e, CURLOPT_PROXY, h->proxy_url);
@@ -606,12 +630,67 @@ http_apply_config(struct http_request *r, const struct config_http *h)
 
 static void	http_pool_share(struct http_pool *);
 
+/*
+ * tls_config.server_name: the name the TLS handshake sends (SNI) and
+ * checks the certificate against, instead of the URL's host, which stays
+ * the Host header and the address connected to (Go's ServerName). curl
+ * has no option for it, so the request is made to https://NAME:PORT/...
+ * with CONNECT_TO sending it to the URL's host, and a Host header with
+ * the URL's authority. NULL (and nothing set) for a URL that is not
+ * https:// or whose authority does not parse.
+ */
+static char *
+http_server_name_url(struct http_request *r, const char *url,
+    const char *name)
+{
+	const char *auth, *at, *end, *host, *hend, *port = "443";
+	struct buf u = BUF_INIT, ct = BUF_INIT, hh = BUF_INIT;
+	size_t plen = 3;
+
+	if (strncasecmp(url, "https://", 8) != 0)
+		return NULL;
+	auth = url + 8;
+	end = auth + strcspn(auth, "/?#");
+	/* user:password@ stays in the URL; the Host header has none. */
+	for (at = end; at > auth && at[-1] != '@'; at--)
+		;
+	host = at;
+	if (*host == '[') {
+		if ((hend = memchr(host, ']', (size_t)(end - host))) == NULL)
+			return NULL;
+		hend++;
+	} else {
+		hend = memchr(host, ':', (size_t)(end - host));
+		if (hend == NULL)
+			hend = end;
+	}
+	if (hend == host)
+		return NULL;
+	if (hend < end && *hend == ':') {
+		port = hend + 1;
+		plen = (size_t)(end - port);
+	} else if (hend != end)
+		return NULL;
+	buf_puts(&u, "https://");
+	buf_append(&u, auth, (size_t)(host - auth));
+	buf_printf(&u, "%s:%.*s%s", name, (int)plen, port, end);
+	buf_printf(&ct, "%s:%.*s:%.*s:%.*s", name, (int)plen, port,
+	    (int)(hend - host), host, (int)plen, port);
+	r->connect_to = curl_slist_append(NULL, ct.data);
+	buf_printf(&hh, "Host: %.*s", (int)(end - host), host);
+	r->headers = curl_slist_append(r->headers, hh.data);
+	buf_free(&ct);
+	buf_free(&hh);
+	return buf_steal(&u);
+}
+
 /* Hand r to curl; r is already on the client's list. */
 static void
 http_curl_start(struct http_request *r, const struct http_request_opts *o)
 {
 	struct http_client *c = r->client;
 	const char * const *h;
+	char *url;
 	CURL *e;
 
 	http_curl_init(c);
@@ -624,7 +703,14 @@ http_curl_start(struct http_request *r, const struct http_request_opts *o)
 		http_pool_share(o->pool);
 		curl_easy_setopt(e, CURLOPT_SHARE, o->pool->share);
 	}
-	curl_easy_setopt(e, CURLOPT_URL, o->url);
+	if (o->http != NULL && o->http->tls.server_name != NULL &&
+	    (url = http_server_name_url(r, o->url,
+	    o->http->tls.server_name)) != NULL) {
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, r->connect_to);
+		free(url);
+	} else
+		curl_easy_setopt(e, CURLOPT_URL, o->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);

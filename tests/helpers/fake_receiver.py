@@ -17,7 +17,8 @@ request is finished:
      "accepted": true when a 2xx reached a client still waiting,
      "timeseries": [{"labels": [[name, value], ...],
                      "samples": [[timestamp_ms, "0x<64-bit float bits>"]]}],
-     "metadata": [[type, family, help, unit], ...]}
+     "metadata": [[type, family, help, unit], ...],
+     with TLS also "tls_version": "TLSv1.3" etc., "tls_sni": the SNI name}
 
 Float values are kept as their exact bit patterns so that the stale
 marker 0x7ff0000000000002 can be told from other NaNs.
@@ -343,6 +344,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "metadata": [], "status": None, "outcome": "answered",
             "accepted": False,
         }
+        # With TLS: the protocol version and the name the client asked
+        # for (SNI), as the handshake set them.
+        if hasattr(self.connection, "version"):
+            rec["tls_version"] = self.connection.version()
+            rec["tls_sni"] = getattr(self.connection, "promlet_sni", None)
         enc = self.headers.get("Content-Encoding", "")
         status = None
         if enc not in ("", "snappy"):
@@ -458,6 +464,10 @@ def main():
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
+
+        def sni_cb(sock, name, _ctx):
+            sock.promlet_sni = name
+        ctx.sni_callback = sni_cb
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

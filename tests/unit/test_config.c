@@ -581,6 +581,11 @@ test_errors(void **state)
 		    "authorization, oauth2, sigv4, azuread or google_iam must "
 		    "be configured. Currently configured: [oauth2 azuread]" },
 		{ "scrape_configs: [{job_name: a, tls_config: "
+		    "{min_version: TLS13, max_version: TLS12}}]\n",
+		    "t.yml:1:32: tls_config: tls_config.max_version must be "
+		    "greater than or equal to tls_config.min_version if both "
+		    "are specified" },
+		{ "scrape_configs: [{job_name: a, tls_config: "
 		    "{cert_file: c}}]\n", "t.yml:1:32: tls_config: exactly one "
 		    "of key or key_file must be configured when a client "
 		    "certificate is configured" },
