@@ -585,19 +585,38 @@ main_stop(struct daemon *d)
 	event_add(d->tick, &tv);
 }
 
+/* A reload systemd hears of (RELOADING=1, then READY=1); errors are
+ * logged by main_reload. */
+static void
+main_reload_notified(struct daemon *d)
+{
+	char *cause = NULL;
+
+	sdnotify_reloading();
+	if (main_reload(d, &cause) == -1)
+		free(cause);
+	sdnotify_ready();
+}
+
+/* The first stop request starts the flush; later ones are the same. */
+static void
+main_request_stop(struct daemon *d)
+{
+	if (!d->stopping) {
+		d->stop_requested_ms = loop_now_ms();
+		main_stop(d);
+	}
+}
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
-	char *cause = NULL;
 
 	if (sig == SIGHUP) {
 		log_info("SIGHUP received, reloading", "file=%s",
 		    d->fl.config_file);
-		sdnotify_reloading();
-		if (main_reload(d, &cause) == -1)
-			free(cause);
-		sdnotify_ready();
+		main_reload_notified(d);
 		return;
 	}
 	/* A signal repeated at once (sent to the whole process group, say)
@@ -607,10 +626,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(d->base);
 		return;
 	}
-	if (!d->stopping) {
-		d->stop_requested_ms = loop_now_ms();
-		main_stop(d);
-	}
+	main_request_stop(d);
 }
 
 /* --enable-feature=auto-reload-config: reload when the files change. */
@@ -618,7 +634,6 @@ static void
 main_autoreload_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	char *cause = NULL;
 
 	(void)fd;
 	(void)what;
@@ -627,10 +642,7 @@ main_autoreload_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	log_info("configuration file change detected, reloading", "file=%s",
 	    d->fl.config_file);
-	sdnotify_reloading();
-	if (main_reload(d, &cause) == -1)
-		free(cause);
-	sdnotify_ready();
+	main_reload_notified(d);
 }
 
 /* POST /-/quit: the same clean stop as SIGTERM, once the answer is out. */
@@ -640,10 +652,7 @@ main_quit_cb(void *arg)
 	struct daemon *d = arg;
 
 	log_info("shutdown requested over HTTP (/-/quit)", NULL);
-	if (!d->stopping) {
-		d->stop_requested_ms = loop_now_ms();
-		main_stop(d);
-	}
+	main_request_stop(d);
 }
 
 static int
