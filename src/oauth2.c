@@ -254,7 +254,8 @@ oauth2_done_cb(const struct http_response *resp, void *arg)
 	oauth2_notify(s, s->header, NULL);
 }
 
-/* The secret as configured now: inline, or the file's current content. */
+/* client_secret_file's current content (an inline secret is copied
+ * once, when the source is made). */
 static int
 oauth2_read_secret(const struct config_oauth2 *oa, char **out, char **cause)
 {
@@ -262,15 +263,8 @@ oauth2_read_secret(const struct config_oauth2 *oa, char **out, char **cause)
 	int wr;
 
 	*out = NULL;
-	if (oa->client_secret_file == NULL) {
-		*out = xstrdup(oa->client_secret != NULL ?
-		    oa->client_secret : "");
-		return 0;
-	}
-	if (azuread_read_secret_file(oa->client_secret_file,
-	    OAUTH2_SECRET_MAX, 1, out, &len, &wr, cause) != 0)
-		return -1;
-	return 0;
+	return azuread_read_secret_file(oa->client_secret_file,
+	    OAUTH2_SECRET_MAX, 1, out, &len, &wr, cause) != 0 ? -1 : 0;
 }
 
 static void
@@ -402,7 +396,6 @@ oauth2_source_get(struct oauth2_cache *c, const struct config_oauth2 *oa)
 {
 	struct oauth2_source *s, **sp;
 	int64_t now = loop_now_ms();
-	char *cause = NULL;
 
 	for (sp = &c->sources; (s = *sp) != NULL;) {
 		if (strcmp(s->cfg->key, oa->key) == 0)
@@ -422,9 +415,9 @@ oauth2_source_get(struct oauth2_cache *c, const struct config_oauth2 *oa)
 	s->cfg = config_oauth2_dup(oa);
 	TAILQ_INIT(&s->waiters);
 	s->kick = evtimer_new(c->base, oauth2_kick_cb, s);
-	if (s->cfg->client_secret_file == NULL &&
-	    oauth2_read_secret(s->cfg, &s->secret, &cause) != 0)
-		free(cause);	/* inline: cannot fail */
+	if (s->cfg->client_secret_file == NULL)
+		s->secret = xstrdup(s->cfg->client_secret != NULL ?
+		    s->cfg->client_secret : "");
 	s->used_at = now;
 	s->next = c->sources;
 	c->sources = s;
