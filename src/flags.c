@@ -253,27 +253,33 @@ flags_note(struct flags *f, const char *what, const char *why, int warn)
 	f->nnotes++;
 }
 
-/* A value of the flag's kind; booleans give 0 or 1 in *b. */
+/* A flag's value, parsed once by its kind. */
+struct flags_value {
+	const char	*s;
+	int		 b;	/* FA_BOOL */
+	int64_t		 ms;	/* FA_DURATION */
+	uint64_t	 bytes;	/* FA_SIZE */
+};
+
 static int
-flags_check(const struct flags_def *d, const char *v, int *b)
+flags_check(const struct flags_def *d, struct flags_value *fv)
 {
-	uint64_t u;
-	int64_t ms;
+	const char *v = fv->s;
 	char *end;
 
 	switch (d->arg) {
 	case FA_BOOL:
 		if (strcmp(v, "true") == 0)
-			*b = 1;
+			fv->b = 1;
 		else if (strcmp(v, "false") == 0)
-			*b = 0;
+			fv->b = 0;
 		else
 			return -1;
 		return 0;
 	case FA_DURATION:
-		return config_parse_duration(v, &ms);
+		return config_parse_duration(v, &fv->ms);
 	case FA_SIZE:
-		return flags_parse_size(v, &u);
+		return flags_parse_size(v, &fv->bytes);
 	case FA_INT:
 		(void)strtoll(v, &end, 10);
 		return end == v || *end != '\0' ? -1 : 0;
@@ -361,10 +367,13 @@ flags_external_path(const char *url, const char **path, size_t *len)
 }
 
 static int
-flags_apply(struct flags *f, const struct flags_def *d, const char *v,
-    int b, int *action, int *prefix_set, const char **external,
-    char **cause)
+flags_apply(struct flags *f, const struct flags_def *d,
+    const struct flags_value *fv, int *action, int *prefix_set,
+    const char **external, char **cause)
 {
+	const char *v = fv->s;
+	int b = fv->b;
+
 	switch (d->id) {
 	case FI_CONFIG: f->config_file = v; break;
 	case FI_STORAGE_PATH: f->storage_path = v; break;
@@ -376,19 +385,19 @@ flags_apply(struct flags *f, const struct flags_def *d, const char *v,
 		f->listen_address = v;
 		break;
 	case FI_MAX_BYTES:
-		flags_parse_size(v, &f->wal_max_bytes);
+		f->wal_max_bytes = fv->bytes;
 		break;
 	case FI_MAX_BODY:
-		flags_parse_size(v, &f->scrape_max_body);
+		f->scrape_max_body = fv->bytes;
 		break;
 	case FI_MAX_AGE:
-		config_parse_duration(v, &f->wal_max_age_ms);
+		f->wal_max_age_ms = fv->ms;
 		break;
 	case FI_FLUSH:
-		config_parse_duration(v, &f->flush_deadline_ms);
+		f->flush_deadline_ms = fv->ms;
 		break;
 	case FI_RELOAD_INTERVAL:
-		config_parse_duration(v, &f->auto_reload_ms);
+		f->auto_reload_ms = fv->ms;
 		/* Prometheus's floor, with its warning. */
 		if (f->auto_reload_ms < 1000) {
 			f->auto_reload_ms = 1000;
@@ -451,11 +460,12 @@ enum flags_result
 flags_parse(int argc, char **argv, struct flags *f, char **cause)
 {
 	const struct flags_def *d;
+	struct flags_value fv;
 	struct buf server = BUF_INIT;
 	const char *arg, *name, *eq, *v, *external = NULL;
 	char *what;
 	size_t len;
-	int i, neg, b, action = FLAGS_RUN, prefix_set = 0;
+	int i, neg, action = FLAGS_RUN, prefix_set = 0;
 
 	memset(f, 0, sizeof *f);
 	f->config_file = "promlet.yml";
@@ -510,8 +520,9 @@ flags_parse(int argc, char **argv, struct flags *f, char **cause)
 			xasprintf(cause, "--%s needs a value", d->name);
 			goto fail;
 		}
-		b = 0;
-		if (flags_check(d, v, &b) == -1) {
+		memset(&fv, 0, sizeof fv);
+		fv.s = v;
+		if (flags_check(d, &fv) == -1) {
 			xasprintf(cause, "--%s: bad value \"%s\"", d->name, v);
 			goto fail;
 		}
@@ -526,7 +537,7 @@ flags_parse(int argc, char **argv, struct flags *f, char **cause)
 			free(what);
 			continue;
 		}
-		if (flags_apply(f, d, v, b, &action, &prefix_set, &external,
+		if (flags_apply(f, d, &fv, &action, &prefix_set, &external,
 		    cause) == -1)
 			goto fail;
 	}
