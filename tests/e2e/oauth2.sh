@@ -92,9 +92,15 @@ az_q "all(r['secret_ok'] for r in s['oauth2'][$n:])" >/dev/null ||
 
 # ---- the receiver refuses the token ---------------------------------------
 # The target stops checking tokens meanwhile, so that the 401 is the
-# receiver's (a scrape's 401 would drop the token first).
-az_set '{"metrics_auth": false}'
-sleep 2
+# receiver's (a scrape's 401 would drop the token first). Tokens of 20 s
+# in this phase: the one in use is then past the 5 s for which a 401 is
+# not blamed on it (a quarter of its life), and 4 s short of its
+# background renewal, which would otherwise race the 401 and replace the
+# token before it is dropped.
+n=$(az_q 'len(s["issued"])')
+az_set '{"metrics_auth": false, "expires_in": 20}'
+az_wait 10 "len(s['issued']) > $n" || fail "no 20 s token"
+sleep 6
 n=$(az_q 'len(s["issued"])')
 az_revoke
 az_wait 15 "len(s['issued']) > $n and any(x['token'] in
@@ -104,14 +110,14 @@ az_q 'any(x["status"] == 401 and x["why"] == "revoked token"
     for x in s["ingest"])' >/dev/null || fail "the 401 did not happen"
 grep -q 'msg="receiver rejected the oauth2 token; fetching a new one"' \
     "$T/promlet.log" || fail "the 401 was not logged"
-az_set '{"metrics_auth": true}'
+az_set '{"metrics_auth": true, "expires_in": 6}'
 
 # ---- the endpoint fails after the token ran out ---------------------------
 # (Tokens of before the revocation are refused by the target too, so a
 # scrape's 401 also drops one: the next scrape gets a new token.)
 az_set '{"oauth2_fail": [503, 503, 503, 503, 503, 503, 503, 503, 503, 503,
     503, 503, 503, 503, 503, 503, 503, 503, 503, 503]}'
-wait_for 15 sh -c "curl -fsS --noproxy '*' \
+wait_for 30 sh -c "curl -fsS --noproxy '*' \
     http://127.0.0.1:$AZ_WEB/api/v1/targets | grep -q 'oauth2: cannot fetch'" ||
     fail "no scrape failed for want of a token"
 curl -fsS --noproxy '*' "http://127.0.0.1:$AZ_WEB/api/v1/targets" \
