@@ -50,6 +50,22 @@ struct config_tls {
 
 struct config_oauth2;
 
+/*
+ * One http_headers entry, as Prometheus's HTTP client sends it: a line
+ * per value, secret and file (in that order), the name in Go's canonical
+ * form. Files are read at every request, so a rotated one applies
+ * without a reload; their content is sent trimmed of white space.
+ */
+struct config_header {
+	char			 *name;		/* canonical: X-Foo-Id */
+	char			**values;
+	size_t			  nvalues;
+	char			**secrets;	/* secret */
+	size_t			  nsecrets;
+	char			**files;	/* absolute */
+	size_t			  nfiles;
+};
+
 /* HTTP client settings shared by scrape and remote write. */
 struct config_http {
 	/* Non-NULL (maybe "") exactly when basic_auth is configured. */
@@ -68,6 +84,8 @@ struct config_http {
 	int			 follow_redirects;		/* default 1 */
 	int			 enable_http2;	/* default 1 scrape, 0 rw */
 	struct config_oauth2	*oauth2;	/* NULL = none */
+	struct config_header	*headers;	/* http_headers */
+	size_t			 nheaders;
 };
 
 /*

@@ -275,22 +275,30 @@ config_str(struct config_ctx *ctx, const char *key, const struct ynode *n,
 	return 0;
 }
 
+/* Path s (owned, may be NULL) made absolute against the config's directory. */
+static char *
+config_abs_path(const struct config_ctx *ctx, char *s)
+{
+	char *abs;
+
+	if (s == NULL || *s == '\0' || *s == '/' || ctx->dir == NULL)
+		return s;
+	xasprintf(&abs, "%s/%s", ctx->dir, s);
+	free(s);
+	return abs;
+}
+
 /* A file path, made absolute against the config file's directory. */
 static int
 config_path(struct config_ctx *ctx, const char *key, const struct ynode *n,
     char **dst)
 {
-	char *s, *abs;
+	char *s;
 
 	if (config_text(ctx, key, n, 0, &s) == -1)
 		return -1;
-	if (s != NULL && *s != '\0' && *s != '/' && ctx->dir != NULL) {
-		xasprintf(&abs, "%s/%s", ctx->dir, s);
-		free(s);
-		s = abs;
-	}
 	free(*dst);
-	*dst = s;
+	*dst = config_abs_path(ctx, s);
 	return 0;
 }
 
@@ -1100,6 +1108,8 @@ struct config_http_parse {
 };
 
 static void	config_http_free(struct config_http *);
+static int	config_header_name_ok(const char *);
+static int	config_header_value_ok(const char *);
 static int	config_proxy_check(struct config_ctx *,
 		    const struct config_layer *, const char *, const char *,
 		    int);
@@ -1426,6 +1436,140 @@ out:
 	return rc;
 }
 
+/* ---- http_headers ---------------------------------------------------- */
+
+/*
+ * Headers Prometheus's HTTP client refuses in http_headers (prometheus/
+ * common headers.go): set by the client or another setting, or changing
+ * the connection.
+ */
+static const char *config_http_reserved_headers[] = {
+	"Authorization", "Host", "Content-Encoding", "Content-Length",
+	"Content-Type", "User-Agent", "Connection", "Keep-Alive",
+	"Proxy-Authenticate", "Proxy-Authorization", "Www-Authenticate",
+	"Accept-Encoding", "X-Prometheus-Remote-Write-Version",
+	"X-Prometheus-Remote-Read-Version",
+	"X-Prometheus-Scrape-Timeout-Seconds", "X-Amz-Date",
+	"X-Amz-Security-Token", "X-Amz-Content-Sha256"
+};
+
+/* Go's CanonicalMIMEHeaderKey of a valid name: "x-foo-id" is "X-Foo-Id". */
+static char *
+config_header_canonical(const char *name)
+{
+	char *s = xstrdup(name), *p;
+	int upper = 1;
+
+	for (p = s; *p != '\0'; p++) {
+		if (upper && *p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+		else if (!upper && *p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+		upper = *p == '-';
+	}
+	return s;
+}
+
+static void
+config_header_free(struct config_header *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nsecrets; i++)
+		explicit_bzero(h->secrets[i], strlen(h->secrets[i]));
+	free(h->name);
+	config_str_list_free(h->values, h->nvalues);
+	config_str_list_free(h->secrets, h->nsecrets);
+	config_str_list_free(h->files, h->nfiles);
+}
+
+/* values, secrets, files: lists of strings; files relative to the config. */
+static int
+config_header_list_cb(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, void *obj)
+{
+	struct config_header *h = obj;
+	char ***list;
+	size_t *n, i, first;
+	int files = strcmp(k->value, "files") == 0;
+
+	if (files) {
+		list = &h->files;
+		n = &h->nfiles;
+	} else if (strcmp(k->value, "secrets") == 0) {
+		list = &h->secrets;
+		n = &h->nsecrets;
+	} else {
+		list = &h->values;
+		n = &h->nvalues;
+	}
+	first = *n;
+	if (config_str_list(ctx, k->value, v, list, n) == -1)
+		return -1;
+	for (i = first; i < *n; i++) {
+		if (files)
+			(*list)[i] = config_abs_path(ctx, (*list)[i]);
+		else if (!config_header_value_ok((*list)[i]))
+			/* Go's client would fail every request with it. */
+			return config_error(ctx, v->v[i - first], k->value,
+			    "header %s: a value holds a control character",
+			    h->name);
+	}
+	return 0;
+}
+
+static const struct config_field config_header_fields[] = {
+	CFN("values", config_header_list_cb),
+	CFN("secrets", config_header_list_cb),
+	CFN("files", config_header_list_cb),
+	CEND
+};
+
+static int
+config_http_headers_cb(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, void *obj)
+{
+	struct config_http_parse *hp = obj;
+	struct config_http *h = hp->h;
+	struct config_header *e;
+	struct config_layer l;
+	const struct ynode *name;
+	char *canon;
+	size_t i, j;
+
+	if (config_null(v))
+		return 0;
+	if (v->type != YNODE_MAP)
+		return config_error(ctx, v, k->value, "expected a mapping, "
+		    "got %s", yaml_tree_kind(v));
+	for (i = 0; i < v->n; i++) {
+		name = YNODE_KEY(v, i);
+		if (!config_header_name_ok(name->value))
+			return config_error(ctx, name, k->value, "invalid "
+			    "header name \"%s\"", name->value);
+		canon = config_header_canonical(name->value);
+		for (j = 0; j < sizeof config_http_reserved_headers /
+		    sizeof config_http_reserved_headers[0]; j++) {
+			if (strcmp(canon, config_http_reserved_headers[j]) ==
+			    0) {
+				config_error(ctx, name, k->value, "setting "
+				    "header \"%s\" is not allowed", canon);
+				free(canon);
+				return -1;
+			}
+		}
+		h->headers = xreallocarray(h->headers, h->nheaders + 1,
+		    sizeof *h->headers);
+		e = &h->headers[h->nheaders++];
+		memset(e, 0, sizeof *e);
+		e->name = canon;
+		l = (struct config_layer){ config_header_fields, e, NULL };
+		if (config_map(ctx, name->value, YNODE_VAL(v, i), &l, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static const struct config_field config_http_fields[] = {
 	CFN("basic_auth", config_http_basic_auth_cb),
 	CFN("authorization", config_http_authorization_cb),
@@ -1442,7 +1586,7 @@ static const struct config_field config_http_fields[] = {
 	CF("enable_http2", CF_BOOL, struct config_http_parse, enable_http2),
 	CFN("oauth2", config_http_oauth2_cb),
 	CNOT("proxy_connect_header", NULL),
-	CNOT("http_headers", NULL),
+	CFN("http_headers", config_http_headers_cb),
 	CEND
 };
 
@@ -1470,6 +1614,8 @@ config_http_parse_clear(struct config_http_parse *hp)
 static void
 config_http_free(struct config_http *h)
 {
+	size_t i;
+
 	free(h->basic_auth_username);
 	free(h->basic_auth_password);
 	free(h->basic_auth_password_file);
@@ -1486,6 +1632,11 @@ config_http_free(struct config_http *h)
 	free(h->no_proxy);
 	config_oauth2_free(h->oauth2);
 	h->oauth2 = NULL;
+	for (i = 0; i < h->nheaders; i++)
+		config_header_free(&h->headers[i]);
+	free(h->headers);
+	h->headers = NULL;
+	h->nheaders = 0;
 }
 
 /* proxy_url: scheme://host[:port] with a scheme curl can proxy through. */
@@ -1976,7 +2127,6 @@ config_file_sd_files_cb(struct config_ctx *ctx, const struct ynode *k,
 	struct config_file_sd *fsd = obj;
 	struct buf b = BUF_INIT;
 	size_t i, first = fsd->nfiles;
-	char *abs;
 	int rc;
 
 	if (config_str_list(ctx, k->value, v, &fsd->files, &fsd->nfiles) == -1)
@@ -1991,11 +2141,7 @@ config_file_sd_files_cb(struct config_ctx *ctx, const struct ynode *k,
 			buf_free(&b);
 			return rc;
 		}
-		if (fsd->files[i][0] != '/' && ctx->dir != NULL) {
-			xasprintf(&abs, "%s/%s", ctx->dir, fsd->files[i]);
-			free(fsd->files[i]);
-			fsd->files[i] = abs;
-		}
+		fsd->files[i] = config_abs_path(ctx, fsd->files[i]);
 	}
 	return 0;
 }
@@ -4694,6 +4840,39 @@ config_out_proxy(struct config_out *o, int indent, const struct config_http *h)
 }
 
 static void
+config_out_headers(struct config_out *o, int indent,
+    const struct config_http *h)
+{
+	static char redacted[] = "<secret>";
+	const struct config_header *e;
+	char **masked;
+	size_t i, j;
+
+	if (h->nheaders == 0)
+		return;
+	config_out_key(o, indent, "http_headers");
+	buf_putc(o->b, '\n');
+	for (i = 0; i < h->nheaders; i++) {
+		e = &h->headers[i];
+		/* A token may start with a YAML indicator (#, &, !, ...). */
+		buf_printf(o->b, "%*s", indent + 2, "");
+		config_out_qstr(o->b, e->name);
+		buf_puts(o->b, ":\n");
+		config_out_list(o, indent + 4, "values", e->values, e->nvalues);
+		masked = e->secrets;
+		if (o->redact && e->nsecrets != 0) {
+			masked = xcalloc(e->nsecrets, sizeof *masked);
+			for (j = 0; j < e->nsecrets; j++)
+				masked[j] = redacted;
+		}
+		config_out_list(o, indent + 4, "secrets", masked, e->nsecrets);
+		if (masked != e->secrets)
+			free(masked);
+		config_out_list(o, indent + 4, "files", e->files, e->nfiles);
+	}
+}
+
+static void
 config_out_oauth2(struct config_out *o, int indent,
     const struct config_oauth2 *oa)
 {
@@ -4739,6 +4918,7 @@ config_out_http(struct config_out *o, int indent, const struct config_http *h)
 	config_out_proxy(o, indent, h);
 	config_out_bool(o, indent, "follow_redirects", h->follow_redirects);
 	config_out_bool(o, indent, "enable_http2", h->enable_http2);
+	config_out_headers(o, indent, h);
 }
 
 static void

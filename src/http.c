@@ -100,6 +100,10 @@ struct http_request {
 					    void *);
 	http_done_cb			 cb;
 	void				*arg;
+	/* Failed before it started (an http_headers file): ends from
+	 * the loop, never inside http_request_start. */
+	struct event			*fail_ev;
+	char				*fail_error;
 	char				 errbuf[CURL_ERROR_SIZE];
 	TAILQ_ENTRY(http_request)	 entry;
 };
@@ -121,6 +125,9 @@ TAILQ_HEAD(http_requests, http_request);
  * connection: the parser consumes all of it before the loop moves on.
  */
 #define HTTP_SCRATCH	(256 * 1024)
+
+/* An http_headers file is a header value, not a document. */
+#define HTTP_HEADER_FILE_MAX	16384
 
 struct http_client {
 	struct event_base	*base;
@@ -327,19 +334,28 @@ http_body_take(struct http_request *r)
 		buf_reserve(b, r->pool->last_len + r->pool->last_len / 8);
 }
 
+/* Header lines (NULL-terminated) may hold credentials: wipe, then free. */
 static void
-http_park_free(struct http_park *p)
+http_lines_free(char **v)
 {
 	size_t i;
 
+	for (i = 0; v != NULL && v[i] != NULL; i++) {
+		explicit_bzero(v[i], strlen(v[i]));
+		free(v[i]);
+	}
+	free(v);
+}
+
+static void
+http_park_free(struct http_park *p)
+{
 	oauth2_unwait(&p->w);
 	if (p->timer != NULL)
 		event_free(p->timer);
 	free(p->method);
 	free(p->url);
-	for (i = 0; p->headers != NULL && p->headers[i] != NULL; i++)
-		free(p->headers[i]);
-	free(p->headers);
+	http_lines_free(p->headers);
 	free(p->body);
 	p->r->park = NULL;
 	free(p);
@@ -352,6 +368,9 @@ http_request_free(struct http_request *r)
 
 	TAILQ_REMOVE(&c->requests, r, entry);
 	c->active--;
+	if (r->fail_ev != NULL)
+		event_free(r->fail_ev);
+	free(r->fail_error);
 	if (r->park != NULL)
 		http_park_free(r->park);
 	if (r->oauth2 != NULL)
@@ -810,6 +829,125 @@ http_fail(struct http_request *r, const char *error)
 }
 
 static void
+http_fail_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_request *r = arg;
+
+	(void)fd;
+	(void)what;
+	http_fail(r, r->fail_error);
+}
+
+/*
+ * A header file's content, trimmed of white space as Go's TrimSpace does
+ * (ASCII), or NULL with the reason in *err.
+ */
+static char *
+http_header_file(const char *path, char **err)
+{
+	char tmp[HTTP_HEADER_FILE_MAX + 1], *p, *e, *out;
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		xasprintf(err, "unable to read headers file %s: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	while (len < sizeof tmp && (n = read(fd, tmp + len,
+	    sizeof tmp - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			xasprintf(err, "unable to read headers file %s: %s",
+			    path, strerror(errno));
+			close(fd);
+			explicit_bzero(tmp, len);
+			return NULL;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > HTTP_HEADER_FILE_MAX) {
+		xasprintf(err, "headers file %s is larger than %d bytes",
+		    path, HTTP_HEADER_FILE_MAX);
+		explicit_bzero(tmp, len);
+		return NULL;
+	}
+	p = tmp;
+	e = tmp + len;
+	while (p < e && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
+		p++;
+	while (e > p && (e[-1] == ' ' || (e[-1] >= '\t' && e[-1] <= '\r')))
+		e--;
+	for (out = p; out < e; out++) {
+		/* Another line inside the request would be an injection. */
+		if (((unsigned char)*out < 0x20 && *out != '\t') ||
+		    *out == 0x7f) {
+			xasprintf(err, "headers file %s holds a control "
+			    "character", path);
+			explicit_bzero(tmp, len);
+			return NULL;
+		}
+	}
+	out = xstrndup(p, (size_t)(e - p));
+	explicit_bzero(tmp, len);
+	return out;
+}
+
+/*
+ * The caller's header lines, then http_headers's, as Go's client adds
+ * them: per header its values, secrets, then each file read now. An
+ * empty value is not sent (curl would take "Name:" as "remove Name").
+ * NULL when a file cannot be read: *err says which and why.
+ */
+static char **
+http_config_headers(const struct config_http *h, const char * const *base,
+    char **err)
+{
+	const struct config_header *e;
+	char **v, *val, *fval;
+	size_t n = 0, k = 0, i, j, nv;
+
+	while (base != NULL && base[n] != NULL)
+		n++;
+	for (i = 0; i < h->nheaders; i++)
+		n += h->headers[i].nvalues + h->headers[i].nsecrets +
+		    h->headers[i].nfiles;
+	v = xcalloc(n + 1, sizeof *v);
+	for (i = 0; base != NULL && base[i] != NULL; i++)
+		v[k++] = xstrdup(base[i]);
+	for (i = 0; i < h->nheaders; i++) {
+		e = &h->headers[i];
+		nv = e->nvalues + e->nsecrets + e->nfiles;
+		for (j = 0; j < nv; j++) {
+			fval = NULL;
+			if (j < e->nvalues)
+				val = e->values[j];
+			else if (j < e->nvalues + e->nsecrets)
+				val = e->secrets[j - e->nvalues];
+			else {
+				fval = http_header_file(e->files[j -
+				    e->nvalues - e->nsecrets], err);
+				if (fval == NULL) {
+					http_lines_free(v);
+					return NULL;
+				}
+				val = fval;
+			}
+			if (*val != '\0')
+				xasprintf(&v[k++], "%s: %s", e->name, val);
+			if (fval != NULL) {
+				explicit_bzero(fval, strlen(fval));
+				free(fval);
+			}
+		}
+	}
+	return v;
+}
+
+static void
 http_park_ready(struct oauth2_waiter *w, const char *auth, unsigned gen,
     const char *error)
 {
@@ -896,7 +1034,9 @@ struct http_request *
 http_request_start(struct http_client *c, const struct http_request_opts *o,
     http_done_cb cb, void *arg)
 {
+	struct http_request_opts oo = *o;
 	struct http_request *r;
+	char **lines = NULL;
 
 	r = xcalloc(1, sizeof *r);
 	r->client = c;
@@ -906,10 +1046,22 @@ http_request_start(struct http_client *c, const struct http_request_opts *o,
 	r->on_data = o->on_data;
 	TAILQ_INSERT_TAIL(&c->requests, r, entry);
 	c->active++;
+	if (o->http != NULL && o->http->nheaders != 0) {
+		lines = http_config_headers(o->http, o->headers,
+		    &r->fail_error);
+		if (lines == NULL) {
+			r->fail_ev = evtimer_new(c->base, http_fail_cb, r);
+			loop_timer_add_ms(r->fail_ev, 0);
+			return r;
+		}
+		oo.headers = (const char * const *)lines;
+	}
+	/* Every path copies the lines it sends. */
 	if (o->http != NULL && o->http->oauth2 != NULL)
-		http_oauth2_start(r, o);
+		http_oauth2_start(r, &oo);
 	else
-		http_start(r, o);
+		http_start(r, &oo);
+	http_lines_free(lines);
 	return r;
 }
 
@@ -1408,7 +1560,6 @@ static void
 http_native_free(struct http_request *r)
 {
 	struct http_native *n = r->native;
-	size_t i;
 
 	/* Cancelled in flight: what is left of the response is garbage. */
 	if (r->pool != NULL && r->pool->conn.req == r)
@@ -1422,11 +1573,7 @@ http_native_free(struct http_request *r)
 	if (n->out.data != NULL)
 		explicit_bzero(n->out.data, n->body_off);
 	buf_free(&n->out);
-	for (i = 0; n->headers[i] != NULL; i++) {
-		explicit_bzero(n->headers[i], strlen(n->headers[i]));
-		free(n->headers[i]);
-	}
-	free(n->headers);
+	http_lines_free(n->headers);
 	free(n->url);
 	free(n);
 	r->native = NULL;

@@ -177,7 +177,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         log_request({
             "t": time.time(), "target": target.index, "path": self.path,
             "scrape": scrape, "status": status,
-            "headers": {k.lower(): v for k, v in self.headers.items()},
+            # A header sent twice is logged once, its values joined.
+            "headers": {k.lower(): ", ".join(self.headers.get_all(k))
+                        for k in self.headers.keys()},
         })
         if body is None:
             self.reply(500, (err + "\n").encode(), "text/plain")

@@ -1988,6 +1988,104 @@ test_many_jobs(void **state)
 	buf_free(&b);
 }
 
+/* http_headers, in the shape Prometheus's own conf.good.yml has. */
+static void
+test_http_headers(void **state)
+{
+	static const char *yaml =
+	    "scrape_configs:\n"
+	    "  - job_name: a\n"
+	    "    http_headers:\n"
+	    "      x-api-KEY:\n"
+	    "        values: [v1, \"v 2\"]\n"
+	    "        secrets: [S3CRET]\n"
+	    "        files: [key.txt, /abs/key]\n"
+	    "      X-Nothing:\n"
+	    "    kubernetes_sd_configs:\n"
+	    "      - role: pod\n"
+	    "        http_headers: {X-Sd: {values: [k]}}\n"
+	    "remote_write:\n"
+	    "  - url: http://r/w\n"
+	    "    http_headers: {x-scope-orgid: {values: [tenant-1]}}\n";
+	const struct config_header *e;
+	struct config *cfg, *cfg2;
+	struct buf b = BUF_INIT;
+	char *cause, *other;
+
+	(void)state;
+	cfg = config_load_string("/etc/p/t.yml", yaml, strlen(yaml), &cause);
+	if (cfg == NULL)
+		fail_msg("%s", cause);
+	assert_int_equal(cfg->scrape[0].http.nheaders, 2);
+	e = &cfg->scrape[0].http.headers[0];
+	/* Go canonicalizes the name it sends. */
+	assert_string_equal(e->name, "X-Api-Key");
+	assert_int_equal(e->nvalues, 2);
+	assert_string_equal(e->values[1], "v 2");
+	assert_int_equal(e->nsecrets, 1);
+	assert_string_equal(e->secrets[0], "S3CRET");
+	assert_int_equal(e->nfiles, 2);
+	assert_string_equal(e->files[0], "/etc/p/key.txt");
+	assert_string_equal(e->files[1], "/abs/key");
+	e = &cfg->scrape[0].http.headers[1];
+	assert_string_equal(e->name, "X-Nothing");
+	assert_int_equal(e->nvalues + e->nsecrets + e->nfiles, 0);
+	assert_int_equal(cfg->scrape[0].k8s_sd[0].http.nheaders, 1);
+	assert_string_equal(cfg->remote_write[0].http.headers[0].name,
+	    "X-Scope-Orgid");
+
+	/* The dump hides the secret and reads back the same. */
+	config_dump(cfg, &b);
+	assert_null(strstr(b.data, "S3CRET"));
+	assert_non_null(strstr(b.data, "- \"<secret>\""));
+	assert_non_null(strstr(b.data, "- \"/etc/p/key.txt\""));
+	cfg2 = load_ok(b.data);
+	assert_int_equal(cfg2->scrape[0].http.headers[0].nsecrets, 1);
+	assert_int_equal(cfg2->scrape[0].http.headers[0].nvalues, 2);
+	config_free(cfg2);
+
+	/* A changed secret or value is a changed job. */
+	other = strdup(yaml);
+	memcpy(strstr(other, "S3CRET"), "S3CREX", 6);
+	cfg2 = load_ok(other);
+	assert_true(config_scrape_hash(&cfg2->scrape[0]) !=
+	    config_scrape_hash(&cfg->scrape[0]));
+	config_free(cfg2);
+	memcpy(strstr(other, "tenant-1"), "tenant-2", 8);
+	cfg2 = load_ok(other);
+	assert_true(config_remote_write_hash(&cfg2->remote_write[0]) !=
+	    config_remote_write_hash(&cfg->remote_write[0]));
+	config_free(cfg2);
+	free(other);
+	buf_free(&b);
+	config_free(cfg);
+
+	expect_error("scrape_configs: [{job_name: a, http_headers: "
+	    "{authorization: {values: [x]}}}]\n", "t.yml:1:47: http_headers: "
+	    "setting header \"Authorization\" is not allowed");
+	expect_error("remote_write: [{url: 'http://r/', http_headers: "
+	    "{X-PROMETHEUS-REMOTE-WRITE-VERSION: {values: ['2.0']}}}]\n",
+	    "t.yml:1:50: http_headers: setting header "
+	    "\"X-Prometheus-Remote-Write-Version\" is not allowed");
+	expect_error("scrape_configs: [{job_name: a, http_headers: "
+	    "{x-prometheus-scrape-timeout-seconds: {values: ['1']}}}]\n",
+	    "t.yml:1:47: http_headers: setting header "
+	    "\"X-Prometheus-Scrape-Timeout-Seconds\" is not allowed");
+	expect_error("scrape_configs: [{job_name: a, http_headers: "
+	    "{'a b': {values: [x]}}}]\n", "t.yml:1:47: http_headers: "
+	    "invalid header name \"a b\"");
+	expect_error("scrape_configs: [{job_name: a, http_headers: "
+	    "{X-A: {values: [\"x\\r\\nHost: evil\"]}}}]\n",
+	    "t.yml:1:62: values: header X-A: a value holds a control "
+	    "character");
+	expect_error("scrape_configs: [{job_name: a, http_headers: "
+	    "{X-A: {value: [x]}}}]\n", "t.yml:1:53: value: unknown key in "
+	    "X-A (did you mean values?)");
+	expect_error("scrape_configs: [{job_name: a, http_headers: "
+	    "[x]}]\n", "t.yml:1:46: http_headers: expected a mapping, got "
+	    "a sequence");
+}
+
 int
 main(void)
 {
@@ -2006,6 +2104,7 @@ main(void)
 		cmocka_unit_test(test_remote_write_options),
 		cmocka_unit_test(test_accepted_prometheus_keys),
 		cmocka_unit_test(test_secrets_redacted),
+		cmocka_unit_test(test_http_headers),
 		cmocka_unit_test(test_hashes),
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_yaml_features),

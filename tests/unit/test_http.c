@@ -849,6 +849,105 @@ test_body_limit_and_auth(void **state)
 	rig_close(&r);
 }
 
+/* The last request's head holds line, or does not (want 0). */
+static void
+assert_head(const char *line, int want)
+{
+	pthread_mutex_lock(&srv.mu);
+	if ((strstr(srv.last, line) != NULL) != want)
+		fail_msg("%s %s in:\n%s", line, want ? "missing" : "present",
+		    srv.last);
+	pthread_mutex_unlock(&srv.mu);
+}
+
+/*
+ * http_headers on both paths: each value, secret and file as a line of
+ * its own, files read at each request and trimmed, an empty value not
+ * sent, an unreadable file failing the request with its name.
+ */
+static void
+test_http_headers(void **state)
+{
+	char dir[] = "/tmp/promlet-hdr-XXXXXX", path[64], missing[80];
+	char *values[] = { "one", "" }, *secrets[] = { "s3cret" };
+	char *files[1] = { path };
+	struct config_header hd[2];
+	struct config_http h;
+	struct rig r;
+	int pass;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/key", dir);
+	snprintf(missing, sizeof missing, "%s/none", dir);
+	set_mode(M_BIG);
+	rig_open(&r);
+	memset(&h, 0, sizeof h);
+	memset(hd, 0, sizeof hd);
+	h.follow_redirects = 1;
+	h.headers = hd;
+	h.nheaders = 2;
+	hd[0].name = "X-Multi";
+	hd[0].values = values;
+	hd[0].nvalues = 2;
+	hd[0].secrets = secrets;
+	hd[0].nsecrets = 1;
+	hd[1].name = "X-File";
+	hd[1].files = files;
+	hd[1].nfiles = 1;
+	/* Pass 0 on the native path (a pool), pass 1 through curl. */
+	for (pass = 0; pass < 2; pass++) {
+		struct http_pool *p = pass == 0 ? r.p : NULL;
+
+		f = fopen(path, "w");
+		fputs("  key-A\n\n", f);
+		fclose(f);
+		fetch(r.c, p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+		assert_int_equal(r.g.failed, 0);
+		assert_head("\r\nX-Multi: one\r\n", 1);
+		assert_head("\r\nX-Multi: s3cret\r\n", 1);
+		assert_head("\r\nX-Multi: \r\n", 0);
+		assert_head("\r\nX-File: key-A\r\n", 1);
+		/* The caller's own lines are still there. */
+		assert_head("\r\nAccept: text/plain\r\n", 1);
+		/* Rotated: the next request sends the new content. */
+		f = fopen(path, "w");
+		fputs("key-B", f);
+		fclose(f);
+		fetch(r.c, p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+		assert_head("\r\nX-File: key-B\r\n", 1);
+		/* Gone: the request fails, from the loop, naming it. */
+		files[0] = missing;
+		fetch(r.c, p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+		assert_int_equal(r.g.failed, 1);
+		assert_non_null(strstr(r.g.error, "unable to read headers "
+		    "file "));
+		assert_non_null(strstr(r.g.error, missing));
+		files[0] = path;
+		/* A file cannot smuggle in another header. */
+		f = fopen(path, "w");
+		fputs("a\r\nHost: evil", f);
+		fclose(f);
+		fetch(r.c, p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+		assert_int_equal(r.g.failed, 1);
+		assert_non_null(strstr(r.g.error, "control character"));
+		/* The server serves one connection at a time: close ours. */
+		http_pool_free(r.p);
+		r.p = http_pool_new();
+	}
+	/* A request failed that way can be cancelled before it ends. */
+	files[0] = missing;
+	fetch_start(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+	assert_int_equal(http_client_active(r.c), 1);
+	http_client_free(r.c);
+	r.c = http_client_create(r.base);
+	assert_int_equal(r.g.done, 0);
+	rig_close(&r);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* A remote-write shaped POST through the pool. */
 static void
 post(struct rig *r, const char *path, const char *body, size_t len)
@@ -1170,6 +1269,7 @@ main(void)
 		cmocka_unit_test(test_cancel_in_flight),
 		cmocka_unit_test(test_redirect_goes_to_curl),
 		cmocka_unit_test(test_body_limit_and_auth),
+		cmocka_unit_test(test_http_headers),
 		cmocka_unit_test(test_post),
 		cmocka_unit_test(test_oauth2_token),
 		cmocka_unit_test(test_oauth2_style_params),
