@@ -86,6 +86,12 @@ struct config_http {
 	struct config_oauth2	*oauth2;	/* NULL = none */
 	struct config_header	*headers;	/* http_headers */
 	size_t			 nheaders;
+	/*
+	 * proxy_connect_header: for the proxy, in the CONNECT of an https://
+	 * request, as Go sends it; a name once per value (secrets), names
+	 * as written.
+	 */
+	struct config_kvs	 proxy_connect_header;
 };
 
 /*

@@ -1112,7 +1112,7 @@ static int	config_header_name_ok(const char *);
 static int	config_header_value_ok(const char *);
 static int	config_proxy_check(struct config_ctx *,
 		    const struct config_layer *, const char *, const char *,
-		    int);
+		    int, const struct config_kvs *);
 static int	config_tls_check(struct config_ctx *, const struct ynode *,
 		    const struct config_tls *);
 
@@ -1226,6 +1226,7 @@ config_http_tls_cb(struct config_ctx *ctx, const struct ynode *k,
 
 /* What the oauth2 block holds for its token request's proxy. */
 struct config_oauth2_parse {
+	struct config_http	*http;		/* the token request's */
 	char			*proxy_url;
 	char			*no_proxy;
 	int			 proxy_from_environment;
@@ -1279,12 +1280,66 @@ static const struct config_field config_oauth2_fields[] = {
 	CEND
 };
 
+/*
+ * proxy_connect_header: {Name: [secret, ...]}, into kvs (a pair per
+ * value). Go's client writes the map as it is: names are not changed.
+ */
+static int
+config_proxy_header_map(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, struct config_kvs *kvs)
+{
+	const struct ynode *name, *list;
+	char **vals = NULL;
+	size_t i, j, n;
+
+	if (config_null(v))
+		return 0;
+	if (v->type != YNODE_MAP)
+		return config_error(ctx, v, k->value, "expected a mapping, "
+		    "got %s", yaml_tree_kind(v));
+	for (i = 0; i < v->n; i++) {
+		name = YNODE_KEY(v, i);
+		list = YNODE_VAL(v, i);
+		if (!config_header_name_ok(name->value))
+			return config_error(ctx, name, k->value, "invalid "
+			    "header name \"%s\"", name->value);
+		n = 0;
+		if (config_str_list(ctx, name->value, list, &vals, &n) == -1) {
+			config_str_list_free(vals, n);
+			return -1;
+		}
+		for (j = 0; j < n; j++) {
+			if (!config_header_value_ok(vals[j])) {
+				config_str_list_free(vals, n);
+				return config_error(ctx, list->v[j],
+				    name->value, "a value holds a control "
+				    "character");
+			}
+		}
+		for (j = 0; j < n; j++)
+			config_kvs_add(kvs, xstrdup(name->value), vals[j]);
+		free(vals);
+		vals = NULL;
+	}
+	return 0;
+}
+
+static int
+config_oauth2_proxy_header_cb(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, void *obj)
+{
+	struct config_oauth2_parse *op = obj;
+
+	return config_proxy_header_map(ctx, k, v,
+	    &op->http->proxy_connect_header);
+}
+
 static const struct config_field config_oauth2_proxy_fields[] = {
 	CF("proxy_url", CF_STR, struct config_oauth2_parse, proxy_url),
 	CF("no_proxy", CF_STR, struct config_oauth2_parse, no_proxy),
 	CF("proxy_from_environment", CF_BOOL, struct config_oauth2_parse,
 	    proxy_from_environment),
-	CNOT("proxy_connect_header", NULL),
+	CFN("proxy_connect_header", config_oauth2_proxy_header_cb),
 	CEND
 };
 
@@ -1345,6 +1400,10 @@ config_oauth2_dup(const struct config_oauth2 *oa)
 	d->http.proxy_url = config_strdup_or_null(h->proxy_url);
 	d->http.no_proxy = config_strdup_or_null(h->no_proxy);
 	d->http.proxy_from_environment = h->proxy_from_environment;
+	for (i = 0; i < h->proxy_connect_header.n; i++)
+		config_kvs_add(&d->http.proxy_connect_header,
+		    xstrdup(h->proxy_connect_header.v[i].name),
+		    xstrdup(h->proxy_connect_header.v[i].value));
 	d->http.follow_redirects = h->follow_redirects;
 	d->http.enable_http2 = h->enable_http2;
 	d->key = config_strdup_or_null(oa->key);
@@ -1410,11 +1469,12 @@ config_http_oauth2_cb(struct config_ctx *ctx, const struct ynode *k,
 	op.proxy_from_environment = CONFIG_UNSET;
 	config_oauth2_free(hp->h->oauth2);
 	oa = hp->h->oauth2 = xcalloc(1, sizeof *oa);
+	op.http = &oa->http;
 	l[0] = (struct config_layer){ config_oauth2_fields, oa, op.oat };
 	l[1] = (struct config_layer){ config_oauth2_proxy_fields, &op, op.at };
 	if (config_map(ctx, k->value, v, l, 2) == -1 ||
 	    config_proxy_check(ctx, &l[1], op.proxy_url, op.no_proxy,
-	    op.proxy_from_environment) == -1 ||
+	    op.proxy_from_environment, &oa->http.proxy_connect_header) == -1 ||
 	    config_tls_check(ctx, config_at(&l[0], "tls_config"),
 	    &oa->http.tls) == -1)
 		goto out;
@@ -1434,6 +1494,16 @@ out:
 	free(op.proxy_url);
 	free(op.no_proxy);
 	return rc;
+}
+
+static int
+config_http_proxy_header_cb(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, void *obj)
+{
+	struct config_http_parse *hp = obj;
+
+	return config_proxy_header_map(ctx, k, v,
+	    &hp->h->proxy_connect_header);
 }
 
 /* ---- http_headers ---------------------------------------------------- */
@@ -1585,7 +1655,7 @@ static const struct config_field config_http_fields[] = {
 	    follow_redirects),
 	CF("enable_http2", CF_BOOL, struct config_http_parse, enable_http2),
 	CFN("oauth2", config_http_oauth2_cb),
-	CNOT("proxy_connect_header", NULL),
+	CFN("proxy_connect_header", config_http_proxy_header_cb),
 	CFN("http_headers", config_http_headers_cb),
 	CEND
 };
@@ -1637,6 +1707,10 @@ config_http_free(struct config_http *h)
 	free(h->headers);
 	h->headers = NULL;
 	h->nheaders = 0;
+	for (i = 0; i < h->proxy_connect_header.n; i++)
+		explicit_bzero(h->proxy_connect_header.v[i].value,
+		    strlen(h->proxy_connect_header.v[i].value));
+	config_kvs_free(&h->proxy_connect_header);
 }
 
 /* proxy_url: scheme://host[:port] with a scheme curl can proxy through. */
@@ -1658,10 +1732,19 @@ config_check_proxy_url(const char *s)
 /* Proxy settings in a layer that has the proxy keys (Prometheus's order). */
 static int
 config_proxy_check(struct config_ctx *ctx, const struct config_layer *l,
-    const char *proxy_url, const char *no_proxy, int from_env)
+    const char *proxy_url, const char *no_proxy, int from_env,
+    const struct config_kvs *connect_header)
 {
 	const struct ynode *at;
 	char *t;
+
+	if (connect_header->n != 0 && from_env != 1 &&
+	    config_empty(proxy_url)) {
+		at = config_at(l, "proxy_connect_header");
+		return config_error(ctx, at, at->value, "if "
+		    "proxy_connect_header is configured, proxy_url or "
+		    "proxy_from_environment must also be configured");
+	}
 
 	if (from_env == 1 && !config_empty(proxy_url)) {
 		at = config_at(l, "proxy_from_environment");
@@ -1841,7 +1924,7 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 	}
 
 	if (config_proxy_check(ctx, &l, hp->proxy_url, hp->no_proxy,
-	    hp->proxy_from_environment) == -1 ||
+	    hp->proxy_from_environment, &h->proxy_connect_header) == -1 ||
 	    config_tls_check(ctx, config_at(&l, "tls_config"), &h->tls) == -1)
 		return -1;
 	if (oauth2 && hp->basic_auth) {
@@ -1883,7 +1966,8 @@ config_http_is_custom(const struct config_http *h, int default_http2)
 	    t->min_version != NULL || t->max_version != NULL ||
 	    h->proxy_url != NULL || h->no_proxy != NULL ||
 	    h->proxy_from_environment || !h->follow_redirects ||
-	    h->enable_http2 != default_http2;
+	    h->enable_http2 != default_http2 || h->nheaders != 0 ||
+	    h->proxy_connect_header.n != 0;
 }
 
 /* ---- Relabel rules --------------------------------------------------- */
@@ -4830,6 +4914,30 @@ config_out_tls(struct config_out *o, int indent, const struct config_tls *t)
 	config_out_str(o, indent + 2, "max_version", t->max_version);
 }
 
+/* A name's values are next to each other: they came from one list. */
+static void
+config_out_proxy_header(struct config_out *o, int indent,
+    const struct config_kvs *kvs)
+{
+	size_t i;
+
+	if (kvs->n == 0)
+		return;
+	config_out_key(o, indent, "proxy_connect_header");
+	buf_putc(o->b, '\n');
+	for (i = 0; i < kvs->n; i++) {
+		if (i == 0 || strcmp(kvs->v[i].name, kvs->v[i - 1].name) != 0) {
+			buf_printf(o->b, "%*s", indent + 2, "");
+			config_out_qstr(o->b, kvs->v[i].name);
+			buf_puts(o->b, ":\n");
+		}
+		buf_printf(o->b, "%*s- ", indent + 2, "");
+		config_out_qstr(o->b, o->redact && *kvs->v[i].value != '\0' ?
+		    "<secret>" : kvs->v[i].value);
+		buf_putc(o->b, '\n');
+	}
+}
+
 static void
 config_out_proxy(struct config_out *o, int indent, const struct config_http *h)
 {
@@ -4837,6 +4945,7 @@ config_out_proxy(struct config_out *o, int indent, const struct config_http *h)
 	config_out_str(o, indent, "no_proxy", h->no_proxy);
 	if (h->proxy_from_environment)
 		config_out_bool(o, indent, "proxy_from_environment", 1);
+	config_out_proxy_header(o, indent, &h->proxy_connect_header);
 }
 
 static void

@@ -92,6 +92,7 @@ struct http_request {
 	unsigned			 oauth2_gen;
 	struct http_pool		*pool;
 	struct curl_slist		*headers;
+	struct curl_slist		*proxy_headers;
 	struct curl_slist		*connect_to;	/* server_name */
 	struct buf			 body;
 	uint64_t			 max_body;
@@ -390,6 +391,7 @@ http_request_free(struct http_request *r)
 			curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->headers);
+	curl_slist_free_all(r->proxy_headers);
 	curl_slist_free_all(r->connect_to);
 	http_spare_put(c, &r->body);
 	free(r);
@@ -647,6 +649,31 @@ http_apply_config(struct http_request *r, const struct config_http *h)
 	    (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
 }
 
+/*
+ * proxy_connect_header goes in the CONNECT that tunnels an https://
+ * request through the proxy, as with Go's ProxyConnectHeader; a plain
+ * http:// request through a proxy has no CONNECT, and does not carry it.
+ */
+static void
+http_proxy_connect_header(struct http_request *r, const struct config_http *h)
+{
+	const struct config_kvs *kvs = &h->proxy_connect_header;
+	char *line;
+	size_t i;
+
+	if (kvs->n == 0)
+		return;
+	for (i = 0; i < kvs->n; i++) {
+		xasprintf(&line, "%s: %s", kvs->v[i].name, kvs->v[i].value);
+		r->proxy_headers = curl_slist_append(r->proxy_headers, line);
+		explicit_bzero(line, strlen(line));
+		free(line);
+	}
+	curl_easy_setopt(r->easy, CURLOPT_PROXYHEADER, r->proxy_headers);
+	/* The request's own headers stay off the proxy's CONNECT. */
+	curl_easy_setopt(r->easy, CURLOPT_HEADEROPT, CURLHEADER_SEPARATE);
+}
+
 static void	http_pool_share(struct http_pool *);
 
 /*
@@ -767,9 +794,11 @@ http_curl_start(struct http_request *r, const struct http_request_opts *o)
 		r->headers = curl_slist_append(r->headers, "Expect:");
 	} else if (o->method != NULL && strcmp(o->method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, o->method);
-	if (o->http != NULL)
+	if (o->http != NULL) {
 		http_apply_config(r, o->http);
-	else
+		if (strncasecmp(o->url, "https://", 8) == 0)
+			http_proxy_connect_header(r, o->http);
+	} else
 		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
 		    (long)CURL_HTTP_VERSION_1_1);
 	for (h = o->headers; h != NULL && *h != NULL; h++)

@@ -2003,6 +2003,7 @@ test_http_headers(void **state)
 	    "      X-Nothing:\n"
 	    "    kubernetes_sd_configs:\n"
 	    "      - role: pod\n"
+	    "        api_server: https://k:6443\n"
 	    "        http_headers: {X-Sd: {values: [k]}}\n"
 	    "remote_write:\n"
 	    "  - url: http://r/w\n"
@@ -2086,6 +2087,60 @@ test_http_headers(void **state)
 	    "a sequence");
 }
 
+/* proxy_connect_header: a pair per value, secrets hidden, needs a proxy. */
+static void
+test_proxy_connect_header(void **state)
+{
+	static const char *yaml =
+	    "scrape_configs:\n"
+	    "  - job_name: a\n"
+	    "    proxy_url: http://p:3128\n"
+	    "    proxy_connect_header: {X-Token: [T0K3N, two], x-b: [b]}\n"
+	    "    oauth2:\n"
+	    "      client_id: c\n"
+	    "      token_url: https://t/token\n"
+	    "      proxy_from_environment: true\n"
+	    "      proxy_connect_header: {X-O: [OAUTH-PX]}\n";
+	const struct config_kvs *kvs;
+	struct config *cfg, *cfg2;
+	struct config_oauth2 *dup;
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	cfg = load_ok(yaml);
+	kvs = &cfg->scrape[0].http.proxy_connect_header;
+	assert_int_equal(kvs->n, 3);
+	assert_string_equal(kvs->v[0].name, "X-Token");
+	assert_string_equal(kvs->v[0].value, "T0K3N");
+	assert_string_equal(kvs->v[1].name, "X-Token");
+	assert_string_equal(kvs->v[1].value, "two");
+	/* Written as it is, as Go writes the map. */
+	assert_string_equal(kvs->v[2].name, "x-b");
+	assert_int_equal(cfg->scrape[0].http.oauth2->http.proxy_connect_header.n,
+	    1);
+	/* The token source's copy keeps it. */
+	dup = config_oauth2_dup(cfg->scrape[0].http.oauth2);
+	assert_string_equal(dup->http.proxy_connect_header.v[0].value,
+	    "OAUTH-PX");
+	config_oauth2_free(dup);
+	config_dump(cfg, &b);
+	assert_null(strstr(b.data, "T0K3N"));
+	assert_null(strstr(b.data, "OAUTH-PX"));
+	cfg2 = load_ok(b.data);
+	assert_int_equal(cfg2->scrape[0].http.proxy_connect_header.n, 3);
+	config_free(cfg2);
+	buf_free(&b);
+	config_free(cfg);
+
+	expect_error("scrape_configs: [{job_name: a, proxy_connect_header: "
+	    "{X-A: [x]}}]\n", "t.yml:1:32: proxy_connect_header: if "
+	    "proxy_connect_header is configured, proxy_url or "
+	    "proxy_from_environment must also be configured");
+	expect_error("scrape_configs: [{job_name: a, proxy_url: 'http://p:1', "
+	    "proxy_connect_header: {'a b': [x]}}]\n", "t.yml:1:80: "
+	    "proxy_connect_header: invalid header name \"a b\"");
+}
+
 int
 main(void)
 {
@@ -2105,6 +2160,7 @@ main(void)
 		cmocka_unit_test(test_accepted_prometheus_keys),
 		cmocka_unit_test(test_secrets_redacted),
 		cmocka_unit_test(test_http_headers),
+		cmocka_unit_test(test_proxy_connect_header),
 		cmocka_unit_test(test_hashes),
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_yaml_features),
