@@ -4764,7 +4764,9 @@ config_out_qstr(struct buf *b, const char *s)
 			buf_putc(b, (char)c);
 		else if (c >= 0x80) {
 			/* Valid UTF-8 (checked); YAML wants C1 controls,
-			 * the BOM and U+FFFE/U+FFFF escaped. */
+			 * the BOM and U+FFFE/U+FFFF escaped, and U+2028 and
+			 * U+2029 too: libyaml reads them as line breaks and
+			 * folds them, with the spaces before them, away. */
 			const unsigned char *u;
 
 			u = (const unsigned char *)s + i;
@@ -4773,6 +4775,9 @@ config_out_qstr(struct buf *b, const char *s)
 				buf_printf(b, "\\x%02x", u[1]);
 			else if (c == 0xef && u[1] == 0xbb && u[2] == 0xbf)
 				buf_puts(b, "\\uFEFF");
+			else if (c == 0xe2 && u[1] == 0x80 &&
+			    (u[2] == 0xa8 || u[2] == 0xa9))
+				buf_puts(b, u[2] == 0xa8 ? "\\L" : "\\P");
 			else if (c == 0xef && u[1] == 0xbf && u[2] >= 0xbe)
 				buf_printf(b, "\\uFFF%c",
 				    u[2] == 0xbe ? 'E' : 'F');
