@@ -1284,13 +1284,17 @@ static const struct config_field config_oauth2_fields[] = {
  * proxy_connect_header: {Name: [secret, ...]}, into kvs (a pair per
  * value). Go's client writes the map as it is: names are not changed.
  */
+/*
+ * A mapping keyed by header names (http_headers, proxy_connect_header):
+ * 1 when v is one and every name is an HTTP token, 0 when v is null, -1
+ * after an error.
+ */
 static int
-config_proxy_header_map(struct config_ctx *ctx, const struct ynode *k,
-    const struct ynode *v, struct config_kvs *kvs)
+config_header_map_check(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v)
 {
-	const struct ynode *name, *list;
-	char **vals = NULL;
-	size_t i, j, n;
+	const struct ynode *name;
+	size_t i;
 
 	if (config_null(v))
 		return 0;
@@ -1299,10 +1303,27 @@ config_proxy_header_map(struct config_ctx *ctx, const struct ynode *k,
 		    "got %s", yaml_tree_kind(v));
 	for (i = 0; i < v->n; i++) {
 		name = YNODE_KEY(v, i);
-		list = YNODE_VAL(v, i);
 		if (!config_header_name_ok(name->value))
 			return config_error(ctx, name, k->value, "invalid "
 			    "header name \"%s\"", name->value);
+	}
+	return 1;
+}
+
+static int
+config_proxy_header_map(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, struct config_kvs *kvs)
+{
+	const struct ynode *name, *list;
+	char **vals = NULL;
+	size_t i, j, n;
+	int rc;
+
+	if ((rc = config_header_map_check(ctx, k, v)) != 1)
+		return rc;
+	for (i = 0; i < v->n; i++) {
+		name = YNODE_KEY(v, i);
+		list = YNODE_VAL(v, i);
 		n = 0;
 		if (config_str_list(ctx, name->value, list, &vals, &n) == -1) {
 			config_str_list_free(vals, n);
@@ -1606,17 +1627,12 @@ config_http_headers_cb(struct config_ctx *ctx, const struct ynode *k,
 	const struct ynode *name;
 	char *canon;
 	size_t i, j;
+	int rc;
 
-	if (config_null(v))
-		return 0;
-	if (v->type != YNODE_MAP)
-		return config_error(ctx, v, k->value, "expected a mapping, "
-		    "got %s", yaml_tree_kind(v));
+	if ((rc = config_header_map_check(ctx, k, v)) != 1)
+		return rc;
 	for (i = 0; i < v->n; i++) {
 		name = YNODE_KEY(v, i);
-		if (!config_header_name_ok(name->value))
-			return config_error(ctx, name, k->value, "invalid "
-			    "header name \"%s\"", name->value);
 		canon = config_header_canonical(name->value);
 		for (j = 0; j < sizeof config_http_reserved_headers /
 		    sizeof config_http_reserved_headers[0]; j++) {
