@@ -34,8 +34,8 @@
 #include "xmalloc.h"
 
 struct bench_series {
-	uint32_t	ids[8];
-	size_t		n;
+	uint8_t		ids[8 * RW_IDS_MAX];	/* varints, as a shard's */
+	size_t		nb;
 	size_t		len;
 };
 
@@ -79,13 +79,14 @@ static void
 bench_add(struct rw_pairs *p, struct bench_series *s, const char *n,
     const char *v)
 {
+	uint32_t id;
 	size_t len;
 
-	s->ids[s->n] = rw_pairs_intern(p, (struct lstr){ n, strlen(n) },
+	id = rw_pairs_intern(p, (struct lstr){ n, strlen(n) },
 	    (struct lstr){ v, strlen(v) });
-	(void)rw_pairs_get(p, s->ids[s->n], &len);
+	(void)rw_pairs_get(p, id, &len);
 	s->len += len;
-	s->n++;
+	s->nb = (size_t)(rw_ids_put(s->ids + s->nb, id) - s->ids);
 }
 
 /* One target's 1,000 series, labels sorted as a series' are. */
@@ -199,7 +200,7 @@ main(int argc, char **argv)
 			struct bench_series *s = &series[(nreq * ns + i) %
 			    total];
 
-			rw_encode_sample_pairs(&req, p, s->ids, s->n, s->len,
+			rw_encode_sample_pairs(&req, p, s->ids, s->nb, s->len,
 			    vals[i], 1796553366123LL + (int64_t)(i / 1000) * 50);
 		}
 		enc_v[r] = bench_now() - t0;
@@ -221,7 +222,7 @@ main(int argc, char **argv)
 			struct bench_series *s = &series[(nreq * ns + i) %
 			    total];
 
-			rw_encode_sample_pairs(&frag, p, s->ids, s->n, s->len,
+			rw_encode_sample_pairs(&frag, p, s->ids, s->nb, s->len,
 			    vals[i], 1796553366123LL + (int64_t)(i / 1000) * 50);
 			if (frag.len >= RW_FRAGMENT - 1024)
 				rw_body_add(&body, &frag);

@@ -32,13 +32,41 @@ struct buf;
 
 /*
  * Append to a WriteRequest body one TimeSeries, with one sample, whose
- * labels are the interned pairs ids (labels_len bytes in all; a sorted
- * label set's pairs in order).
+ * labels are the interned pairs in ids: nb bytes of pair ids written by
+ * rw_ids_put, a sorted label set's pairs in order, labels_len bytes of
+ * encoded labels in all.
  */
 struct rw_pairs;
 void	rw_encode_sample_pairs(struct buf *req, struct rw_pairs *,
-	    const uint32_t *ids, size_t n, size_t labels_len, double value,
+	    const uint8_t *ids, size_t nb, size_t labels_len, double value,
 	    int64_t ts_ms);
+
+/*
+ * A pair id as a varint: the ids a series is sent with cost 1-3 bytes
+ * each, not 4 (early pairs such as job, instance and metric names have
+ * small ids). rw_ids_put writes at most RW_IDS_MAX bytes.
+ */
+#define RW_IDS_MAX	5
+uint8_t	*rw_ids_put(uint8_t *o, uint32_t id);
+
+/* The id at *p; *p moves past it. */
+static inline uint32_t
+rw_ids_get(const uint8_t **p)
+{
+	const uint8_t *q = *p;
+	uint32_t v = *q++;
+	unsigned shift = 7;
+
+	if (v >= 0x80) {
+		v &= 0x7f;
+		do {
+			v |= (uint32_t)(*q & 0x7f) << shift;
+			shift += 7;
+		} while (*q++ >= 0x80);
+	}
+	*p = q;
+	return v;
+}
 
 /*
  * Append one WriteRequest metadata field. type is a MetricType (the
@@ -53,9 +81,9 @@ void	rw_encode_metadata(struct buf *req, int type, struct lstr family,
  *
  *	0x0a len | 0x0a nlen name | 0x12 vlen value
  *
- * A series is then an array of pair ids. Most pairs (job, instance,
+ * A series is then a list of pair ids. Most pairs (job, instance,
  * metric names, external labels) are shared by many series, so a series
- * costs 4 bytes a label rather than its text. Pairs are counted: intern
+ * costs 1-3 bytes a label rather than its text. Pairs are counted: intern
  * takes a hold, release drops one, the last release frees the pair.
  *
  *	index (open addressing, hash -> id) --> pair[id] = {hash, refs, enc}

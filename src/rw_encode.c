@@ -273,12 +273,19 @@ rw_pairs_release(struct rw_pairs *p, uint32_t id)
  * written through a pointer, rather than a buf call (and its checks) per
  * label and per byte of framing.
  */
+uint8_t *
+rw_ids_put(uint8_t *o, uint32_t id)
+{
+	return rw_put_varint(o, id);
+}
+
 void
 rw_encode_sample_pairs(struct buf *req, struct rw_pairs *p,
-    const uint32_t *ids, size_t n, size_t labels_len, double value,
+    const uint8_t *ids, size_t nb, size_t labels_len, double value,
     int64_t ts_ms)
 {
-	size_t i, sample_len, series_len;
+	const uint8_t *q = ids, *end = ids + nb;
+	size_t sample_len, series_len;
 	unsigned char *o;
 	uint64_t bits;
 	uint32_t k;
@@ -297,8 +304,8 @@ rw_encode_sample_pairs(struct buf *req, struct rw_pairs *p,
 	o = (unsigned char *)req->data + req->len;
 	*o++ = RW_TAG(1, RW_WT_LEN);
 	o = rw_put_varint(o, series_len);
-	for (i = 0; i < n; i++) {
-		const struct rw_pair *pr = &p->v[ids[i]];
+	while (q < end) {
+		const struct rw_pair *pr = &p->v[rw_ids_get(&q)];
 
 		for (k = 0; k < pr->len; k += RW_PAIR_BLOCK)
 			memcpy(o + k, pr->enc + k, RW_PAIR_BLOCK);

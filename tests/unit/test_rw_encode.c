@@ -19,6 +19,41 @@
 #include "remote.pb-c.h"
 #include "rw_encode.h"
 
+/* ids as the varints rw_encode_sample_pairs reads; returns the bytes. */
+static size_t
+ids_put(const uint32_t *ids, size_t n, uint8_t *out)
+{
+	uint8_t *o = out;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		o = rw_ids_put(o, ids[i]);
+	return (size_t)(o - out);
+}
+
+/* Every id reads back as written, in as few bytes as a varint takes. */
+static void
+test_ids_varints(void **state)
+{
+	static const uint32_t v[] = { 0, 1, 127, 128, 16383, 16384,
+	    2097151, 2097152, 268435455, 268435456, UINT32_MAX };
+	static const size_t want[] = { 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5 };
+	uint8_t b[sizeof v / sizeof v[0] * RW_IDS_MAX];
+	const uint8_t *q = b;
+	size_t i, nb = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		size_t n = ids_put(&v[i], 1, b + nb);
+
+		assert_int_equal(n, want[i]);
+		nb += n;
+	}
+	for (i = 0; i < sizeof v / sizeof v[0]; i++)
+		assert_int_equal(rw_ids_get(&q), v[i]);
+	assert_ptr_equal(q, b + nb);
+}
+
 /* One TimeSeries through the production path: interned pairs. */
 static void
 encode_series(struct buf *req, const char *name, const char *job,
@@ -26,6 +61,7 @@ encode_series(struct buf *req, const char *name, const char *job,
 {
 	struct rw_pairs *p = rw_pairs_new();
 	uint32_t ids[2];
+	uint8_t b[2 * RW_IDS_MAX];
 	size_t len, total = 0;
 	int i;
 
@@ -37,7 +73,7 @@ encode_series(struct buf *req, const char *name, const char *job,
 		(void)rw_pairs_get(p, ids[i], &len);
 		total += len;
 	}
-	rw_encode_sample_pairs(req, p, ids, 2, total, v, ts);
+	rw_encode_sample_pairs(req, p, b, ids_put(ids, 2, b), total, v, ts);
 	rw_pairs_free(p);
 }
 
@@ -109,13 +145,15 @@ test_timestamps_change(void **state)
 	struct buf req = BUF_INIT;
 	Prometheus__WriteRequest *wr;
 	uint32_t id;
-	size_t len, i;
+	uint8_t b[RW_IDS_MAX];
+	size_t len, i, nb;
 
 	(void)state;
 	id = rw_pairs_intern(p, LSTR("__name__"), LSTR("up"));
 	(void)rw_pairs_get(p, id, &len);
+	nb = ids_put(&id, 1, b);
 	for (i = 0; i < 6; i++)
-		rw_encode_sample_pairs(&req, p, &id, 1, len, (double)i, ts[i]);
+		rw_encode_sample_pairs(&req, p, b, nb, len, (double)i, ts[i]);
 	wr = prometheus__write_request__unpack(NULL, req.len,
 	    (const uint8_t *)req.data);
 	assert_non_null(wr);
@@ -206,7 +244,7 @@ test_pairs_encode_like_protobuf_c(void **state)
 	Prometheus__WriteRequest wr = PROMETHEUS__WRITE_REQUEST__INIT;
 	struct buf got = BUF_INIT;
 	struct rw_pairs *p = rw_pairs_new();
-	uint8_t *want;
+	uint8_t *want, b[3 * RW_IDS_MAX];
 	uint32_t ids[3];
 	size_t i, len, total = 0, wlen;
 
@@ -237,7 +275,8 @@ test_pairs_encode_like_protobuf_c(void **state)
 	assert_non_null(want);
 	prometheus__write_request__pack(&wr, want);
 
-	rw_encode_sample_pairs(&got, p, ids, 3, total, 42.5, 1700000000000LL);
+	rw_encode_sample_pairs(&got, p, b, ids_put(ids, 3, b), total, 42.5,
+	    1700000000000LL);
 	assert_int_equal(got.len, wlen);
 	assert_memory_equal(got.data, want, wlen);
 	free(want);
@@ -328,6 +367,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ids_varints),
 		cmocka_unit_test(test_decodes_as_write_request),
 		cmocka_unit_test(test_long_labels_need_multibyte_lengths),
 		cmocka_unit_test(test_timestamps_change),
