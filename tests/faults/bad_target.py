@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import socket
 import socketserver
 import struct
@@ -42,6 +41,10 @@ import threading
 import time
 import urllib.parse
 import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "helpers"))
+from serving import serve_until_signal, write_port_file  # noqa: E402
 
 LOG_LOCK = threading.Lock()
 LOG_FILE = None
@@ -300,15 +303,8 @@ def main():
     if args.log:
         LOG_FILE = open(args.log, "a", encoding="utf-8")
     srv = Server((args.host, args.port), Handler)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(tmp, args.port_file)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    stop.wait()
+    write_port_file(args.port_file, "%d\n" % srv.server_address[1])
+    serve_until_signal([srv])
     sys.exit(0)
 
 

@@ -21,6 +21,8 @@ import socketserver
 import threading
 import time
 
+from serving import write_port_file
+
 
 def read(d, name, default):
     try:
@@ -72,10 +74,7 @@ def main():
                 pass
 
     srv = Server(("127.0.0.1", 0), Handler)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(tmp, args.port_file)
+    write_port_file(args.port_file, "%d\n" % srv.server_address[1])
     srv.serve_forever()
 
 

@@ -17,14 +17,14 @@ import argparse
 import http.client
 import http.server
 import json
-import os
 import select
-import signal
 import socket
 import socketserver
 import sys
 import threading
 import urllib.parse
+
+from serving import serve_until_signal, write_port_file
 
 LOCK = threading.Lock()
 LOG = None
@@ -129,15 +129,8 @@ def main():
     LOG = args.log
     open(LOG, "a").close()
     srv = Server(("127.0.0.1", 0), Handler)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(tmp, args.port_file)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    stop.wait()
+    write_port_file(args.port_file, "%d\n" % srv.server_address[1])
+    serve_until_signal([srv])
     sys.exit(0)
 
 

@@ -46,10 +46,8 @@ import argparse
 import email.utils
 import http.server
 import json
-import os
 import random
 import select
-import signal
 import socket
 import socketserver
 import ssl
@@ -59,6 +57,8 @@ import threading
 import time
 
 import snappy
+
+from serving import serve_until_signal, write_port_file
 
 
 class DecodeError(Exception):
@@ -469,15 +469,8 @@ def main():
             sock.promlet_sni = name
         ctx.sni_callback = sni_cb
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(tmp, args.port_file)
-
-    signal.signal(signal.SIGTERM, lambda *a: STOP.set())
-    signal.signal(signal.SIGINT, lambda *a: STOP.set())
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    STOP.wait()
+    write_port_file(args.port_file, "%d\n" % srv.server_address[1])
+    serve_until_signal([srv], STOP)
     time.sleep(0.1)
     for ep in eps.values():
         ep.flush_pending()

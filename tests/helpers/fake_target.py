@@ -47,12 +47,12 @@ import argparse
 import gzip
 import http.server
 import json
-import os
-import signal
 import socketserver
 import sys
 import threading
 import time
+
+from serving import serve_until_signal, write_port_file
 
 TEXT_CTYPE = "text/plain; version=0.0.4; charset=utf-8"
 OM_CTYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -272,18 +272,9 @@ def main():
             where[t.index] = (srv.server_address[1], t.path)
         servers.append(srv)
 
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for t in targets:
-            f.write("%d %s\n" % where[t.index])
-    os.rename(tmp, args.port_file)
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    for srv in servers:
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-    stop.wait()
+    write_port_file(args.port_file, "".join("%d %s\n" % where[t.index]
+                                            for t in targets))
+    serve_until_signal(servers)
     sys.exit(0)
 
 
