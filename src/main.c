@@ -442,23 +442,45 @@ main_apply_sd(struct daemon *d, const struct config *cfg)
 	}
 }
 
+/* Whether two configs' scrape_config_files match the same patterns. */
+static int
+main_same_globs(const struct config *a, const struct config *b)
+{
+	size_t i;
+
+	if (a->ninclude_globs != b->ninclude_globs)
+		return 0;
+	for (i = 0; i < a->ninclude_globs; i++)
+		if (strcmp(a->include_globs[i], b->include_globs[i]) != 0)
+			return 0;
+	return 1;
+}
+
 /*
  * With auto-reload-config, what the files looked like at the last reload,
  * however it was asked for and whether it worked: a file that failed is
- * not tried again until it changes.
+ * not tried again until it changes. sum was taken before the files were
+ * read, so an edit made while they loaded differs from it and is loaded
+ * at the next check, not lost. Only when the reload changed which files
+ * scrape_config_files match (old is the config before it) is the sum
+ * taken again, over the new set.
  */
 static void
-main_config_sum(struct daemon *d)
+main_config_sum(struct daemon *d, const struct config *old, uint64_t sum)
 {
-	if (d->fl.auto_reload)
-		d->config_sum = config_files_checksum(d->cfg,
-		    d->fl.config_file);
+	if (!d->fl.auto_reload)
+		return;
+	if (old != d->cfg && !main_same_globs(old, d->cfg))
+		sum = config_files_checksum(d->cfg, d->fl.config_file);
+	d->config_sum = sum;
 }
 
 static int
 main_reload(struct daemon *d, char **cause)
 {
 	struct config *cfg, *old = d->cfg;
+	uint64_t sum = d->fl.auto_reload ?
+	    config_files_checksum(old, d->fl.config_file) : 0;
 
 	d->last_reload_ms = loop_now_ms();
 	if ((cfg = config_load(d->fl.config_file, cause)) == NULL) {
@@ -466,7 +488,7 @@ main_reload(struct daemon *d, char **cause)
 		    "err=%s", *cause);
 		d->reloads_failed++;
 		d->last_reload_ok = 0;
-		main_config_sum(d);
+		main_config_sum(d, old, sum);
 		return -1;
 	}
 	scrape_manager_apply(d->scrape, cfg);
@@ -478,17 +500,17 @@ main_reload(struct daemon *d, char **cause)
 		d->reloads_failed++;
 		d->last_reload_ok = 0;
 		d->cfg = cfg;
+		main_config_sum(d, old, sum);
 		config_free(old);
-		main_config_sum(d);
 		return -1;
 	}
 	d->cfg = cfg;
+	main_config_sum(d, old, sum);
 	config_free(old);
 	d->reloads_ok++;
 	d->last_reload_ok = 1;
 	log_info("configuration reloaded", "file=%s jobs=%zu remote_writes=%zu",
 	    d->fl.config_file, cfg->nscrape, cfg->nremote_write);
-	main_config_sum(d);
 	return 0;
 }
 
@@ -736,7 +758,7 @@ main_run(struct flags *fl)
 		struct timeval rtv = { (time_t)(fl->auto_reload_ms / 1000),
 		    (suseconds_t)(fl->auto_reload_ms % 1000) * 1000 };
 
-		main_config_sum(&d);
+		d.config_sum = config_files_checksum(d.cfg, fl->config_file);
 		d.autoreload = event_new(d.base, -1, EV_PERSIST,
 		    main_autoreload_cb, &d);
 		event_add(d.autoreload, &rtv);
