@@ -275,6 +275,12 @@ struct config {
 	/* scrape_config_files, made absolute: for config_files_checksum. */
 	char				**include_globs;
 	size_t				  ninclude_globs;
+	/*
+	 * config_files_checksum of the bytes this config was read from
+	 * (config_load; 0 from config_load_string): an edit made while it
+	 * loaded makes the files differ from it.
+	 */
+	uint64_t			  files_sum;
 };
 
 /* Returns NULL and an allocated "file:line:col: message" in *cause. */

@@ -56,6 +56,7 @@ struct config_ctx {
 	const char	*file;
 	char		*dir;		/* for relative paths; NULL = cwd */
 	char		*cause;
+	uint64_t	 sum;		/* the main file's, for files_sum */
 };
 
 static int	config_error(struct config_ctx *, const struct ynode *,
@@ -4420,6 +4421,11 @@ static const struct config_field config_files_top_fields[] = {
 };
 
 static int	config_read_file(const char *, struct buf *, int, char **);
+static uint64_t	config_sum_bytes(const char *, const struct buf *, uint64_t);
+
+/* config_files_checksum: the seed, and what goes in before each glob. */
+#define CONFIG_SUM_SEED		0x636f6e6669670000ULL
+#define CONFIG_SUM_GLOB		"\0glob"
 static char	*config_dirname(const char *);
 
 /* One matched file: its scrape configs, paths in them relative to it. */
@@ -4437,8 +4443,10 @@ config_scrape_file(struct config_ctx *ctx, const char *path,
 	memset(&fctx, 0, sizeof fctx);
 	fctx.file = path;
 	fctx.dir = config_dirname(path);
-	if (config_read_file(path, &b, 1, &fctx.cause) == -1 ||
-	    (tree = yaml_tree_load(path, b.data == NULL ? "" : b.data, b.len,
+	if (config_read_file(path, &b, 1, &fctx.cause) == -1)
+		goto out;
+	gp->cfg->files_sum = config_sum_bytes(path, &b, gp->cfg->files_sum);
+	if ((tree = yaml_tree_load(path, b.data == NULL ? "" : b.data, b.len,
 	    &fctx.cause)) == NULL)
 		goto out;
 	memset(&top, 0, sizeof top);
@@ -4500,6 +4508,8 @@ config_scrape_files(struct config_ctx *ctx, const struct ynode *n,
 		    sizeof *gp->cfg->include_globs);
 		gp->cfg->include_globs[gp->cfg->ninclude_globs++] =
 		    xstrdup(pat);
+		gp->cfg->files_sum = hash_bytes(CONFIG_SUM_GLOB,
+		    sizeof CONFIG_SUM_GLOB - 1, gp->cfg->files_sum);
 		memset(&gl, 0, sizeof gl);
 		if ((g = glob(pat, 0, NULL, &gl)) != 0 && g != GLOB_NOMATCH) {
 			q = config_quoted(pats[i]);
@@ -4531,6 +4541,7 @@ config_parse(struct config_ctx *ctx, const char *name, const char *yaml,
 	memset(&names, 0, sizeof names);
 	cfg = xcalloc(1, sizeof *cfg);
 	cfg->path = xstrdup(name);
+	cfg->files_sum = ctx->sum;
 	config_global_init(&gp, cfg);
 	if ((tree = yaml_tree_load(name, yaml, len, &ctx->cause)) == NULL)
 		goto out;
@@ -4574,14 +4585,15 @@ config_dirname(const char *path)
 	return xstrndup(path, (size_t)(slash - path));
 }
 
-struct config *
-config_load_string(const char *name, const char *yaml, size_t len,
-    char **cause)
+static struct config *
+config_load_sum(const char *name, const char *yaml, size_t len,
+    uint64_t sum, char **cause)
 {
 	struct config_ctx ctx;
 	struct config *cfg;
 
 	memset(&ctx, 0, sizeof ctx);
+	ctx.sum = sum;
 	ctx.file = name;
 	ctx.dir = config_dirname(name);
 	if ((cfg = config_parse(&ctx, name, yaml, len)) == NULL) {
@@ -4594,10 +4606,18 @@ config_load_string(const char *name, const char *yaml, size_t len,
 	return cfg;
 }
 
+struct config *
+config_load_string(const char *name, const char *yaml, size_t len,
+    char **cause)
+{
+	return config_load_sum(name, yaml, len, 0, cause);
+}
+
 /*
  * A config file's bytes, with a cap: the size of a pipe or /proc file is
  * unknown. A file a glob matched (included) must be a regular file, and
  * is opened without blocking: a FIFO there would stall every reload.
+ * Returns 0, or 1 for a file read that is not a regular one.
  */
 static int
 config_read_file(const char *path, struct buf *b, int included,
@@ -4637,7 +4657,7 @@ config_read_file(const char *path, struct buf *b, int included,
 		}
 		if (n == 0) {
 			close(fd);
-			return 0;
+			return S_ISREG(st.st_mode) ? 0 : 1;
 		}
 		if (b->len + (size_t)n > CONFIG_MAX_FILE_SIZE) {
 			xasprintf(cause, "%s: config file larger than %d MiB",
@@ -4650,6 +4670,19 @@ config_read_file(const char *path, struct buf *b, int included,
 	return -1;
 }
 
+/*
+ * One file into the checksum: its name, then its bytes, or for b NULL
+ * (it cannot be read as a matched file is) a mark of its own.
+ */
+static uint64_t
+config_sum_bytes(const char *path, const struct buf *b, uint64_t h)
+{
+	h = hash_bytes(path, strlen(path) + 1, h);
+	if (b == NULL)
+		return hash_bytes("\0!", 2, h);
+	return hash_bytes(b->data != NULL ? b->data : "", b->len, h);
+}
+
 /* One file into the checksum: its name, then its bytes or the error. */
 static uint64_t
 config_checksum_file(const char *path, uint64_t h)
@@ -4657,13 +4690,12 @@ config_checksum_file(const char *path, uint64_t h)
 	struct buf b = BUF_INIT;
 	char *cause = NULL;
 
-	h = hash_bytes(path, strlen(path) + 1, h);
 	/* As a matched file is read: never a FIFO that would block. */
 	if (config_read_file(path, &b, 1, &cause) == -1) {
-		h = hash_bytes("\0!", 2, h);
+		h = config_sum_bytes(path, NULL, h);
 		free(cause);
 	} else
-		h = hash_bytes(b.data != NULL ? b.data : "", b.len, h);
+		h = config_sum_bytes(path, &b, h);
 	buf_free(&b);
 	return h;
 }
@@ -4671,13 +4703,13 @@ config_checksum_file(const char *path, uint64_t h)
 uint64_t
 config_files_checksum(const struct config *cfg, const char *path)
 {
-	uint64_t h = config_checksum_file(path, 0x636f6e6669670000ULL);
+	uint64_t h = config_checksum_file(path, CONFIG_SUM_SEED);
 	glob_t gl;
 	size_t i, m;
 
 	for (i = 0; cfg != NULL && i < cfg->ninclude_globs; i++) {
 		memset(&gl, 0, sizeof gl);
-		h = hash_bytes("\0glob", 5, h);
+		h = hash_bytes(CONFIG_SUM_GLOB, sizeof CONFIG_SUM_GLOB - 1, h);
 		if (glob(cfg->include_globs[i], 0, NULL, &gl) == 0) {
 			for (m = 0; m < gl.gl_pathc; m++)
 				h = config_checksum_file(gl.gl_pathv[m], h);
@@ -4692,12 +4724,15 @@ config_load(const char *path, char **cause)
 {
 	struct config *cfg;
 	struct buf b = BUF_INIT;
+	int rc;
 
-	if (config_read_file(path, &b, 0, cause) == -1) {
+	if ((rc = config_read_file(path, &b, 0, cause)) == -1) {
 		buf_free(&b);
 		return NULL;
 	}
-	cfg = config_load_string(path, b.data == NULL ? "" : b.data, b.len,
+	/* A pipe as the config is read, but summed as unreadable. */
+	cfg = config_load_sum(path, b.data == NULL ? "" : b.data, b.len,
+	    config_sum_bytes(path, rc == 0 ? &b : NULL, CONFIG_SUM_SEED),
 	    cause);
 	buf_free(&b);
 	return cfg;

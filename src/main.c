@@ -442,37 +442,20 @@ main_apply_sd(struct daemon *d, const struct config *cfg)
 	}
 }
 
-/* Whether two configs' scrape_config_files match the same patterns. */
-static int
-main_same_globs(const struct config *a, const struct config *b)
-{
-	size_t i;
-
-	if (a->ninclude_globs != b->ninclude_globs)
-		return 0;
-	for (i = 0; i < a->ninclude_globs; i++)
-		if (strcmp(a->include_globs[i], b->include_globs[i]) != 0)
-			return 0;
-	return 1;
-}
-
 /*
  * With auto-reload-config, what the files looked like at the last reload,
  * however it was asked for and whether it worked: a file that failed is
- * not tried again until it changes. sum was taken before the files were
- * read, so an edit made while they loaded differs from it and is loaded
- * at the next check, not lost. Only when the reload changed which files
- * scrape_config_files match (old is the config before it) is the sum
- * taken again, over the new set.
+ * not tried again until it changes. A loaded config carries the sum of
+ * the bytes it was read from, so an edit made while it loaded differs
+ * from it and is loaded at the next check, not lost. After a failure,
+ * sum is the running config's files' taken before the attempt, for the
+ * same reason.
  */
 static void
-main_config_sum(struct daemon *d, const struct config *old, uint64_t sum)
+main_config_sum(struct daemon *d, uint64_t sum)
 {
-	if (!d->fl.auto_reload)
-		return;
-	if (old != d->cfg && !main_same_globs(old, d->cfg))
-		sum = config_files_checksum(d->cfg, d->fl.config_file);
-	d->config_sum = sum;
+	if (d->fl.auto_reload)
+		d->config_sum = sum;
 }
 
 static int
@@ -488,7 +471,7 @@ main_reload(struct daemon *d, char **cause)
 		    "err=%s", *cause);
 		d->reloads_failed++;
 		d->last_reload_ok = 0;
-		main_config_sum(d, old, sum);
+		main_config_sum(d, sum);
 		return -1;
 	}
 	scrape_manager_apply(d->scrape, cfg);
@@ -500,12 +483,12 @@ main_reload(struct daemon *d, char **cause)
 		d->reloads_failed++;
 		d->last_reload_ok = 0;
 		d->cfg = cfg;
-		main_config_sum(d, old, sum);
+		main_config_sum(d, cfg->files_sum);
 		config_free(old);
 		return -1;
 	}
 	d->cfg = cfg;
-	main_config_sum(d, old, sum);
+	main_config_sum(d, cfg->files_sum);
 	config_free(old);
 	d->reloads_ok++;
 	d->last_reload_ok = 1;
@@ -758,7 +741,7 @@ main_run(struct flags *fl)
 		struct timeval rtv = { (time_t)(fl->auto_reload_ms / 1000),
 		    (suseconds_t)(fl->auto_reload_ms % 1000) * 1000 };
 
-		d.config_sum = config_files_checksum(d.cfg, fl->config_file);
+		d.config_sum = d.cfg->files_sum;
 		d.autoreload = event_new(d.base, -1, EV_PERSIST,
 		    main_autoreload_cb, &d);
 		event_add(d.autoreload, &rtv);

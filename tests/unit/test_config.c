@@ -1924,6 +1924,8 @@ test_files_checksum(void **state)
 	assert_non_null(cfg);
 	a = config_files_checksum(cfg, path);
 	assert_true(config_files_checksum(cfg, path) == a);
+	/* The sum of what was read is the files' sum while they are as read. */
+	assert_true(cfg->files_sum == a);
 	/* An included file's content, a new match, the file itself. */
 	test_write(dir, "1.inc", "scrape_configs: [{job_name: c}]\n");
 	b = config_files_checksum(cfg, path);
@@ -1944,6 +1946,30 @@ test_files_checksum(void **state)
 	b = config_files_checksum(cfg, path);
 	assert_true(b != a && config_files_checksum(cfg, path) == b);
 	config_free(cfg);
+
+	/* Each load's sum is of its own files: no include, then two. */
+	test_write(dir, "p.yml", "scrape_configs: [{job_name: a}]\n");
+	cfg = config_load(path, &cause);
+	assert_non_null(cfg);
+	assert_true(cfg->files_sum == config_files_checksum(cfg, path));
+	assert_true(cfg->files_sum == config_files_checksum(NULL, path));
+	config_free(cfg);
+	test_write(dir, "p.yml",
+	    "scrape_config_files: ['1.inc', 'none*.inc']\n");
+	cfg = config_load(path, &cause);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->nscrape, 1);
+	a = config_files_checksum(cfg, path);
+	assert_true(cfg->files_sum == a);
+	test_write(dir, "1.inc", "scrape_configs: [{job_name: d}]\n");
+	assert_true(cfg->files_sum != config_files_checksum(cfg, path));
+	config_free(cfg);
+	cfg = config_load_string(path, "scrape_configs: []\n", 19, &cause);
+	assert_non_null(cfg);
+	assert_true(cfg->files_sum == 0);
+	config_free(cfg);
+
+	unlink(path);
 	snprintf(inc, sizeof inc, "%s/1.inc", dir);
 	unlink(inc);
 	rmdir(dir);
