@@ -147,6 +147,16 @@ int		 azuread_token_parse(const char *, size_t, int64_t now_ms,
  */
 #define AZUREAD_TOKEN_ANY_TYPE	0x1
 #define AZUREAD_TOKEN_NO_EXPIRY	0x2
+/*
+ * FORM: the answer is form-encoded (RFC 6749 allows nothing but JSON, but
+ * Go's oauth2, and so Prometheus, also reads a form when the Content-Type
+ * says so; GitHub's endpoint answers that way). Of a form only
+ * access_token, token_type and expires_in count, as in Go; an expires_in
+ * that is not a whole number is none.
+ */
+#define AZUREAD_TOKEN_FORM	0x4
+/* A Content-Type for which Go's oauth2 reads the answer as a form. */
+int		 azuread_form_type(const char *content_type);
 int		 azuread_token_parse_opt(const char *, size_t, int64_t now_ms,
 		    int flags, struct azuread_token *, char **cause);
 /* Frees and wipes. */
@@ -156,6 +166,9 @@ void		 azuread_token_clear(struct azuread_token *);
  * code, the AADSTS code and the first line of error_description.
  */
 char		*azuread_error_summary(long status, const char *, size_t);
+/* flags: AZUREAD_TOKEN_FORM or 0. */
+char		*azuread_error_summary_opt(long status, const char *, size_t,
+		    int flags);
 /* A copy of msg with every occurrence of secret replaced by <redacted>. */
 char		*azuread_scrub(const char *msg, const char *secret);
 

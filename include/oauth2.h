@@ -11,6 +11,9 @@
  *   [&<endpoint_params>][&client_id=..&client_secret=..]           (b)
  *
  *   <- 200 {"access_token":"..","token_type":"Bearer","expires_in":3600}
+ *   or, with Content-Type application/x-www-form-urlencoded or text/plain
+ *   (as Go reads it too):
+ *   <- 200 access_token=..&token_type=bearer&expires_in=3600
  *
  * The client's credentials go as (a) first. If the endpoint answers that
  * with an error, the request is made once more as (b), and whichever

@@ -258,6 +258,130 @@ azuread_token_chars_ok(const char *s)
 }
 
 int
+azuread_form_type(const char *content_type)
+{
+	size_t n;
+
+	if (content_type == NULL)
+		return 0;
+	while (*content_type == ' ' || *content_type == '\t')
+		content_type++;
+	n = strcspn(content_type, ";");
+	while (n > 0 && (content_type[n - 1] == ' ' ||
+	    content_type[n - 1] == '\t'))
+		n--;
+	return (n == 33 && strncasecmp(content_type,
+	    "application/x-www-form-urlencoded", n) == 0) ||
+	    (n == 10 && strncasecmp(content_type, "text/plain", n) == 0);
+}
+
+static int
+azuread_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Go's QueryUnescape of s[0..n) into b (cleared first). */
+static int
+azuread_unescape(struct buf *b, const char *s, size_t n)
+{
+	size_t i;
+	int hi, lo;
+
+	buf_reset(b);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '+')
+			buf_putc(b, ' ');
+		else if (s[i] != '%')
+			buf_putc(b, s[i]);
+		else if (i + 2 < n && (hi = azuread_hexval(s[i + 1])) >= 0 &&
+		    (lo = azuread_hexval(s[i + 2])) >= 0) {
+			buf_putc(b, (char)(hi << 4 | lo));
+			i += 2;
+		} else
+			return -1;
+	}
+	return 0;
+}
+
+/* The token passed through these. */
+static void
+azuread_form_buf_free(struct buf *k, struct buf *v)
+{
+	if (v->data != NULL)
+		explicit_bzero(v->data, v->cap);
+	buf_free(v);
+	buf_free(k);
+}
+
+/*
+ * A form-encoded answer (what Go's oauth2 reads when the Content-Type is
+ * application/x-www-form-urlencoded or text/plain) as a JSON object of
+ * strings, the first value of each key, as url.ParseQuery and Get read
+ * it. Like Go, any malformed pair fails the whole answer.
+ */
+static json_t *
+azuread_form_object(const char *data, size_t len, char **cause)
+{
+	json_t *obj = json_object();
+	struct buf k = BUF_INIT, v = BUF_INIT;
+	const char *p = data, *end = data + len, *amp, *eq;
+	json_t *s;
+
+	while (p < end) {
+		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
+			amp = end;
+		if (memchr(p, ';', (size_t)(amp - p)) != NULL) {
+			*cause = xstrdup("token answer form has a ';' "
+			    "separator");
+			goto fail;
+		}
+		if ((eq = memchr(p, '=', (size_t)(amp - p))) == NULL)
+			eq = amp;
+		if (eq > p) {
+			if (azuread_unescape(&k, p, (size_t)(eq - p)) != 0 ||
+			    azuread_unescape(&v, eq < amp ? eq + 1 : eq,
+			    eq < amp ? (size_t)(amp - eq - 1) : 0) != 0) {
+				*cause = xstrdup("token answer form has an "
+				    "invalid %-escape");
+				goto fail;
+			}
+			if (memchr(k.data, '\0', k.len) != NULL ||
+			    (v.len > 0 &&
+			    memchr(v.data, '\0', v.len) != NULL)) {
+				*cause = xstrdup("token answer form has a "
+				    "NUL byte");
+				goto fail;
+			}
+			buf_putc(&k, '\0');
+			if (json_object_get(obj, k.data) == NULL) {
+				s = json_stringn(v.data != NULL ? v.data : "",
+				    v.len);
+				if (s == NULL) {
+					*cause = xstrdup("token answer form "
+					    "is not UTF-8");
+					goto fail;
+				}
+				json_object_set_new(obj, k.data, s);
+			}
+		}
+		p = amp + 1;
+	}
+	azuread_form_buf_free(&k, &v);
+	return obj;
+fail:
+	azuread_form_buf_free(&k, &v);
+	json_decref(obj);
+	return NULL;
+}
+
+int
 azuread_token_parse_opt(const char *data, size_t len, int64_t now_ms,
     int flags, struct azuread_token *t, char **cause)
 {
@@ -269,8 +393,20 @@ azuread_token_parse_opt(const char *data, size_t len, int64_t now_ms,
 	const char *s;
 
 	memset(t, 0, sizeof *t);
-	root = json_loadb(data, len, 0, &jerr);
-	if (root == NULL || !json_is_object(root)) {
+	if (flags & AZUREAD_TOKEN_FORM) {
+		if ((root = azuread_form_object(data, len, cause)) == NULL)
+			return -1;
+		/*
+		 * Go reads only these from a form; an expires_in that is not
+		 * a whole number (Atoi) is none.
+		 */
+		json_object_del(root, "expires_on");
+		json_object_del(root, "refresh_in");
+		json_object_del(root, "client_id");
+		if (azuread_json_seconds(root, "expires_in", &in) != 1)
+			json_object_del(root, "expires_in");
+	} else if ((root = json_loadb(data, len, 0, &jerr)) == NULL ||
+	    !json_is_object(root)) {
 		/* jerr.text quotes no input, so no token leaks through it. */
 		xasprintf(cause, "token answer is not a JSON object%s%s",
 		    root == NULL ? ": " : "", root == NULL ? jerr.text : "");
@@ -376,15 +512,29 @@ azuread_put_line(struct buf *b, const char *s, size_t max)
 char *
 azuread_error_summary(long status, const char *data, size_t len)
 {
+	return azuread_error_summary_opt(status, data, len, 0);
+}
+
+char *
+azuread_error_summary_opt(long status, const char *data, size_t len,
+    int flags)
+{
 	struct buf b = BUF_INIT;
 	json_t *root, *v, *d;
 	json_int_t code;
+	char *cause = NULL;
 
 	if (status == 0)
 		buf_puts(&b, "no response");
 	else
 		buf_printf(&b, "HTTP %ld", status);
-	root = data != NULL ? json_loadb(data, len, 0, NULL) : NULL;
+	if (data == NULL)
+		root = NULL;
+	else if (flags & AZUREAD_TOKEN_FORM) {
+		root = azuread_form_object(data, len, &cause);
+		free(cause);
+	} else
+		root = json_loadb(data, len, 0, NULL);
 	if (root != NULL && json_is_object(root)) {
 		v = json_object_get(root, "error");
 		if (json_is_string(v)) {

@@ -188,6 +188,8 @@ oauth2_done_cb(const struct http_response *resp, void *arg)
 	int64_t now = loop_now_ms();
 	char *cause = NULL, *sum, *url, *msg;
 	struct buf h = BUF_INIT;
+	int form = azuread_form_type(resp->content_type) ?
+	    AZUREAD_TOKEN_FORM : 0;
 
 	s->req = NULL;
 	if (resp->status / 100 != 2) {
@@ -201,7 +203,7 @@ oauth2_done_cb(const struct http_response *resp, void *arg)
 		s->trying_params = 0;
 		sum = resp->status == 0 ? xstrdup(resp->error != NULL ?
 		    resp->error : "no response") :
-		    azuread_error_summary(resp->status, body, len);
+		    azuread_error_summary_opt(resp->status, body, len, form);
 		/* Some endpoints echo the request: never the secret. */
 		msg = azuread_scrub(sum, s->secret);
 		free(sum);
@@ -214,7 +216,7 @@ oauth2_done_cb(const struct http_response *resp, void *arg)
 		return;
 	}
 	if (azuread_token_parse_opt(body, len, now, AZUREAD_TOKEN_ANY_TYPE |
-	    AZUREAD_TOKEN_NO_EXPIRY, &t, &cause) != 0) {
+	    AZUREAD_TOKEN_NO_EXPIRY | form, &t, &cause) != 0) {
 		s->trying_params = 0;
 		url = config_redact_url(s->cfg->token_url);
 		xasprintf(&msg, "oauth2: bad token answer from %s: %s", url,

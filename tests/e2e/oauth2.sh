@@ -17,6 +17,7 @@
 #   with the endpoint's reason in the targets API; they recover, the
 #   failure and the recovery are logged once each, and every sample of
 #   every successful scrape is delivered;
+# - answers form-encoded (tokens and errors) are read as Go reads them;
 # - no secret or token reaches the log or /api/v1/status/config.
 . "$TOP_SRCDIR/tests/e2e/lib.sh"
 . "$TOP_SRCDIR/tests/helpers/azure.sh"
@@ -139,6 +140,23 @@ grep -q '^promlet_oauth2_token_requests_total{result="success"} [1-9]' \
     "$T/metrics.txt" || fail "no successful token request counted"
 grep -q '^promlet_oauth2_token_requests_total{result="failure"} [1-9]' \
     "$T/metrics.txt" || fail "no failed token request counted"
+
+# ---- a form-encoded token endpoint ----------------------------------------
+# Go's oauth2 reads application/x-www-form-urlencoded answers, errors
+# included (GitHub's endpoint answers that way); so must promlet.
+az_set '{"oauth2_form": true, "oauth2_fail": [400]}'
+n=$(az_q 'len(s["issued"])')
+az_revoke
+az_wait 15 "s['form_answers'] >= 2 and len(s['issued']) > $n and
+    any(x['token'] in [i['token'] for i in s['issued'][$n:]]
+    for x in ok(s))" ||
+    fail "no token from a form answer was used: $(az_q 's["oauth2"][-3:]')"
+grep -q 'msg="oauth2 token request failed".*err="oauth2: cannot fetch a token from [^ ]*: HTTP 400: invalid_client: refused (400)"' \
+    "$T/promlet.log" || fail "the form-encoded error was not read"
+served=$(az_q 's["scrapes"]')
+az_wait 15 "s['scrapes'] >= $served + 3" ||
+    fail "scrapes stopped with form-encoded tokens"
+az_set '{"oauth2_form": false}'
 
 # ---- nothing lost, nothing leaked -----------------------------------------
 served=$(az_q 's["scrapes"]')

@@ -37,6 +37,30 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The generic OAuth 2.0 reading (oauth2.c), of JSON or of a form. */
+static void
+fuzz_az_generic(const char *s, size_t len, int form)
+{
+	struct azuread_token tok;
+	char *cause = NULL;
+
+	if (azuread_token_parse_opt(s, len, FUZZ_AZ_NOW,
+	    AZUREAD_TOKEN_ANY_TYPE | AZUREAD_TOKEN_NO_EXPIRY | form, &tok,
+	    &cause) == 0) {
+		FUZZ_CHECK(cause == NULL);
+		FUZZ_CHECK(tok.access_token != NULL &&
+		    tok.access_token[0] != '\0' &&
+		    strpbrk(tok.access_token, " \t\r\n") == NULL);
+		FUZZ_CHECK(tok.expires_ms == 0 || tok.expires_ms > FUZZ_AZ_NOW);
+		FUZZ_CHECK(tok.token_type != NULL &&
+		    tok.token_type[0] != '\0' &&
+		    strpbrk(tok.token_type, " \t\r\n") == NULL);
+	} else
+		FUZZ_CHECK(cause != NULL && cause[0] != '\0');
+	free(cause);
+	azuread_token_clear(&tok);
+}
+
 static void
 fuzz_az_token(const char *s, size_t len)
 {
@@ -60,21 +84,8 @@ fuzz_az_token(const char *s, size_t len)
 	free(cause);
 	azuread_token_clear(&tok);
 
-	cause = NULL;
-	if (azuread_token_parse_opt(s, len, FUZZ_AZ_NOW,
-	    AZUREAD_TOKEN_ANY_TYPE | AZUREAD_TOKEN_NO_EXPIRY, &tok,
-	    &cause) == 0) {
-		FUZZ_CHECK(cause == NULL);
-		FUZZ_CHECK(tok.access_token != NULL &&
-		    tok.access_token[0] != '\0');
-		FUZZ_CHECK(tok.expires_ms == 0 || tok.expires_ms > FUZZ_AZ_NOW);
-		FUZZ_CHECK(tok.token_type != NULL &&
-		    tok.token_type[0] != '\0' &&
-		    strpbrk(tok.token_type, " \t\r\n") == NULL);
-	} else
-		FUZZ_CHECK(cause != NULL && cause[0] != '\0');
-	free(cause);
-	azuread_token_clear(&tok);
+	fuzz_az_generic(s, len, 0);
+	fuzz_az_generic(s, len, AZUREAD_TOKEN_FORM);
 }
 
 static void
@@ -82,10 +93,12 @@ fuzz_az_summary(const char *s, size_t len)
 {
 	static const long statuses[] = { 0, 400, 401, 404, 410, 429, 500 };
 	char *sum;
+	int form;
 
-	sum = azuread_error_summary(statuses[len % 7], s, len);
-	if (sum != NULL) {
-		FUZZ_CHECK(strchr(sum, '\n') == NULL);
+	for (form = 0; form <= AZUREAD_TOKEN_FORM; form += AZUREAD_TOKEN_FORM) {
+		sum = azuread_error_summary_opt(statuses[len % 7], s, len,
+		    form);
+		FUZZ_CHECK(sum != NULL && strchr(sum, '\n') == NULL);
 		free(sum);
 	}
 }

@@ -31,7 +31,8 @@ One HTTP server on loopback answers, with the documented wire formats:
 Failure modes (flags, or keys of /control/set): imds_fail / arc_fail /
 token_fail / oauth2_fail / ingest_fail are lists of HTTP statuses answered, in order, to
 the next requests of that kind; expires_in and refresh_in shape new tokens;
-arc_realm replaces the challenge's key path.
+arc_realm replaces the challenge's key path; oauth2_form makes the generic
+endpoint answer form-encoded.
 
 Also: `fake_azure.py gencert KEY_AND_CERT.pem CERT.pem` writes a test RSA key
 with a self-signed certificate (for the certificate credential).
@@ -531,11 +532,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     ctype=self.headers.get("Content-Type", ""),
                     params=params, secret_ok=secret == want)
         if st is not None:
-            return self.reply(st, {"error": "invalid_client",
-                                   "error_description": "refused (%d)" % st})
+            return self.oauth2_reply(st, {"error": "invalid_client",
+                                          "error_description":
+                                          "refused (%d)" % st})
         tok, exp_in, _ = issue_token("oauth2")
-        self.reply(200, {"access_token": tok, "token_type": "bearer",
-                         "expires_in": exp_in})
+        self.oauth2_reply(200, {"access_token": tok, "token_type": "bearer",
+                                "expires_in": exp_in})
+
+    def oauth2_reply(self, status, out):
+        """JSON, or with oauth2_form the form some endpoints (GitHub's)
+        answer with, which Go's oauth2 reads by its Content-Type."""
+        if not CONF.get("oauth2_form"):
+            return self.reply(status, out)
+        with LOCK:
+            STATE["form_answers"] += 1
+        self.reply(status, urllib.parse.urlencode(out),
+                   ctype="application/x-www-form-urlencoded; charset=utf-8")
 
     def bearer(self):
         """The request's Bearer token, and why it is not live (or None)."""
@@ -667,7 +679,7 @@ def main():
                   "scrapes": 0, "counter_values": set(), "jtis": set(),
                   "arc_keys": {}, "assertion_errors": [],
                   "entra_errors": [], "arc_issued_keys": [],
-                  "oauth2": [], "metrics": []})
+                  "oauth2": [], "metrics": [], "form_answers": 0})
     srv = Server(("127.0.0.1", a.port), Handler)
     if a.port_file:
         tmp = a.port_file + ".tmp"

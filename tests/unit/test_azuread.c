@@ -379,6 +379,99 @@ test_token_parse_bad(void **state)
 	}
 }
 
+/*
+ * A form-encoded answer, as Go's oauth2 reads one: the first value of a
+ * key counts, '+' is a space, %-escapes are decoded, only access_token,
+ * token_type and expires_in are read, and a bad escape or a ';' fails
+ * the whole answer.
+ */
+static void
+test_token_parse_form(void **state)
+{
+	static const struct {
+		const char	*form;
+		const char	*token;
+		const char	*type;
+		long long	 expires_s;	/* after NOW; -1: never */
+	} ok[] = {
+		{ "access_token=gho_16C7e42F292c6912E7710c83&scope=repo&"
+		    "token_type=bearer", "gho_16C7e42F292c6912E7710c83",
+		    "Bearer", -1 },
+		{ "token_type=mac&expires_in=60&access_token=a%2Fb%3D%3D",
+		    "a/b==", "MAC", 60 },
+		{ "access_token=x&access_token=y&expires_in=30&expires_in=99",
+		    "x", "Bearer", 30 },
+		/* Atoi fails: no expiry; expires_on is not read from a form. */
+		{ "access_token=x&expires_in=soon&expires_on=1", "x",
+		    "Bearer", -1 },
+		{ "&&access_token=x&=z&empty", "x", "Bearer", -1 },
+		{ "access_token=x&token_type=Bear%65r+", NULL, NULL, 0 },
+	};
+	static const char *bad[] = {
+		"access_token=x;token_type=bearer",
+		"access_token=x%2",
+		"access_token=x&junk=%zz",
+		"access_token=a%00b",
+		"access_token=%ff",
+		"token_type=bearer&expires_in=60",
+		"access_token=&token_type=bearer",
+		"access_token=x&expires_in=-5",
+	};
+	struct azuread_token t;
+	char *cause;
+	size_t i;
+	int flags = AZUREAD_TOKEN_ANY_TYPE | AZUREAD_TOKEN_NO_EXPIRY |
+	    AZUREAD_TOKEN_FORM;
+
+	(void)state;
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		cause = NULL;
+		if (ok[i].token == NULL) {
+			/* "Bearer " with its space: not a header value. */
+			assert_int_equal(azuread_token_parse_opt(ok[i].form,
+			    strlen(ok[i].form), NOW, flags, &t, &cause), -1);
+			assert_string_equal(cause,
+			    "token_type has invalid characters");
+			free(cause);
+			continue;
+		}
+		if (azuread_token_parse_opt(ok[i].form, strlen(ok[i].form),
+		    NOW, flags, &t, &cause) != 0)
+			fail_msg("%s: %s", ok[i].form, cause);
+		assert_string_equal(t.access_token, ok[i].token);
+		assert_string_equal(t.token_type, ok[i].type);
+		if (ok[i].expires_s == -1)
+			assert_true(t.expires_ms == 0);
+		else
+			assert_true(t.expires_ms == NOW + ok[i].expires_s * S);
+		assert_null(t.client_id);
+		azuread_token_clear(&t);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cause = NULL;
+		if (azuread_token_parse_opt(bad[i], strlen(bad[i]), NOW,
+		    flags, &t, &cause) == 0)
+			fail_msg("accepted %s", bad[i]);
+		assert_non_null(cause);
+		free(cause);
+	}
+	/* The same bytes without the flag are not JSON. */
+	assert_int_equal(azuread_token_parse_opt(ok[0].form,
+	    strlen(ok[0].form), NOW, flags & ~AZUREAD_TOKEN_FORM, &t, &cause),
+	    -1);
+	free(cause);
+
+	assert_true(azuread_form_type("application/x-www-form-urlencoded"));
+	assert_true(azuread_form_type(
+	    " Application/X-WWW-Form-Urlencoded ; charset=utf-8"));
+	assert_true(azuread_form_type("text/plain;charset=utf-8"));
+	assert_false(azuread_form_type("application/json"));
+	assert_false(azuread_form_type("text/plainer"));
+	assert_false(azuread_form_type("text/html"));
+	assert_false(azuread_form_type(""));
+	assert_false(azuread_form_type(NULL));
+}
+
 static void
 test_error_summary(void **state)
 {
@@ -407,6 +500,16 @@ test_error_summary(void **state)
 	free(s);
 	s = azuread_error_summary(0, NULL, 0);
 	assert_string_equal(s, "no response");
+	free(s);
+	s = azuread_error_summary_opt(401, "error=bad_verification_code&"
+	    "error_description=The+code+passed+is+incorrect.%0Aretry", 83,
+	    AZUREAD_TOKEN_FORM);
+	assert_string_equal(s, "HTTP 401: bad_verification_code: "
+	    "The code passed is incorrect.");
+	free(s);
+	/* Read as JSON, a form says nothing. */
+	s = azuread_error_summary(401, "error=x", 7);
+	assert_string_equal(s, "HTTP 401");
 	free(s);
 
 	t = azuread_scrub("bad secret abc in abc!", "abc");
@@ -1751,6 +1854,7 @@ main(void)
 		cmocka_unit_test(test_token_parse_ok),
 		cmocka_unit_test(test_token_parse_bad),
 		cmocka_unit_test(test_token_parse_generic),
+		cmocka_unit_test(test_token_parse_form),
 		cmocka_unit_test(test_error_summary),
 		cmocka_unit_test(test_refresh_time),
 		cmocka_unit_test(test_retry_schedule),
