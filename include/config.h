@@ -42,6 +42,10 @@ struct config_tls {
 	char	*ca_file;
 	char	*cert_file;
 	char	*key_file;
+	/* The same as PEM in the config (ca, cert, key); checked at load. */
+	char	*ca;
+	char	*cert;
+	char	*key;		/* secret */
 	char	*server_name;
 	int	 insecure_skip_verify;
 	char	*min_version;	/* "TLS12" etc., NULL = default */
@@ -72,6 +76,7 @@ struct config_http {
 	char			*basic_auth_username;
 	char			*basic_auth_password;		/* secret */
 	char			*basic_auth_password_file;
+	char			*basic_auth_username_file;	/* read per request */
 	/* "Bearer" when authorization or bearer_token(_file) is set, else NULL;
 	 * bearer_token(_file) land in authorization_credentials(_file). */
 	char			*authorization_type;

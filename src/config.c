@@ -30,6 +30,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "buf.h"
 #include "config.h"
 #include "labels.h"
@@ -1122,7 +1127,8 @@ static const struct config_field config_basic_auth_fields[] = {
 	CF("password", CF_STR, struct config_http, basic_auth_password),
 	CF("password_file", CF_PATH, struct config_http,
 	    basic_auth_password_file),
-	CNOT("username_file", "write the username in the config"),
+	CF("username_file", CF_PATH, struct config_http,
+	    basic_auth_username_file),
 	CNOT("username_ref", NULL),
 	CNOT("password_ref", NULL),
 	CEND
@@ -1173,9 +1179,9 @@ static const struct config_field config_tls_fields[] = {
 	    insecure_skip_verify),
 	CFN("min_version", config_tls_version_cb),
 	CFN("max_version", config_tls_version_cb),
-	CNOT("ca", "put the PEM in a file and use ca_file"),
-	CNOT("cert", "put the PEM in a file and use cert_file"),
-	CNOT("key", "put the PEM in a file and use key_file"),
+	CF("ca", CF_STR, struct config_tls, ca),
+	CF("cert", CF_STR, struct config_tls, cert),
+	CF("key", CF_STR, struct config_tls, key),
 	CNOT("ca_ref", NULL),
 	CNOT("cert_ref", NULL),
 	CNOT("key_ref", NULL),
@@ -1415,6 +1421,9 @@ config_oauth2_dup(const struct config_oauth2 *oa)
 	d->http.tls.ca_file = config_strdup_or_null(t->ca_file);
 	d->http.tls.cert_file = config_strdup_or_null(t->cert_file);
 	d->http.tls.key_file = config_strdup_or_null(t->key_file);
+	d->http.tls.ca = config_strdup_or_null(t->ca);
+	d->http.tls.cert = config_strdup_or_null(t->cert);
+	d->http.tls.key = config_strdup_or_null(t->key);
 	d->http.tls.server_name = config_strdup_or_null(t->server_name);
 	d->http.tls.insecure_skip_verify = t->insecure_skip_verify;
 	d->http.tls.min_version = config_strdup_or_null(t->min_version);
@@ -1461,6 +1470,9 @@ config_oauth2_key(const struct config_oauth2 *oa)
 	config_oauth2_key_put(&b, "ca", t->ca_file);
 	config_oauth2_key_put(&b, "cert", t->cert_file);
 	config_oauth2_key_put(&b, "key", t->key_file);
+	config_oauth2_key_put(&b, "ca_pem", t->ca);
+	config_oauth2_key_put(&b, "cert_pem", t->cert);
+	config_oauth2_key_put(&b, "key_pem", t->key);
 	config_oauth2_key_put(&b, "sni", t->server_name);
 	config_oauth2_key_put(&b, "min", t->min_version);
 	config_oauth2_key_put(&b, "max", t->max_version);
@@ -1706,12 +1718,18 @@ config_http_free(struct config_http *h)
 	free(h->basic_auth_username);
 	free(h->basic_auth_password);
 	free(h->basic_auth_password_file);
+	free(h->basic_auth_username_file);
 	free(h->authorization_type);
 	free(h->authorization_credentials);
 	free(h->authorization_credentials_file);
 	free(h->tls.ca_file);
 	free(h->tls.cert_file);
 	free(h->tls.key_file);
+	free(h->tls.ca);
+	free(h->tls.cert);
+	if (h->tls.key != NULL)
+		explicit_bzero(h->tls.key, strlen(h->tls.key));
+	free(h->tls.key);
 	free(h->tls.server_name);
 	free(h->tls.min_version);
 	free(h->tls.max_version);
@@ -1793,18 +1811,83 @@ config_proxy_check(struct config_ctx *ctx, const struct config_layer *l,
 	return 0;
 }
 
+/*
+ * Inline PEM, checked as Go's client checks it when it is made: a CA
+ * needs at least one certificate; a client certificate and key must
+ * parse and, both inline, belong together (files are read at connect).
+ */
+static const char *
+config_tls_pem_check(const struct config_tls *t)
+{
+	const char *why = NULL;
+	X509 *x = NULL, *c = NULL;
+	EVP_PKEY *k = NULL;
+	BIO *bio;
+	int n = 0;
+
+	if (!config_empty(t->ca)) {
+		bio = BIO_new_mem_buf(t->ca, -1);
+		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+			X509_free(x);
+			n++;
+		}
+		BIO_free(bio);
+		if (n == 0)
+			why = "unable to use inline CA cert";
+	}
+	if (why == NULL && !config_empty(t->cert)) {
+		bio = BIO_new_mem_buf(t->cert, -1);
+		c = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		if (c == NULL)
+			why = "tls: failed to find any PEM data in certificate "
+			    "input";
+	}
+	if (why == NULL && !config_empty(t->key)) {
+		bio = BIO_new_mem_buf(t->key, -1);
+		k = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
+		BIO_free(bio);
+		if (k == NULL)
+			why = strstr(t->key, "-----BEGIN ") == NULL ?
+			    "tls: failed to find any PEM data in key input" :
+			    "tls: failed to parse private key";
+	}
+	if (why == NULL && c != NULL && k != NULL &&
+	    X509_check_private_key(c, k) != 1)
+		why = "tls: private key does not match public key";
+	X509_free(c);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return why;
+}
+
 static int
 config_tls_check(struct config_ctx *ctx, const struct ynode *at,
     const struct config_tls *t)
 {
-	if (!config_empty(t->cert_file) && config_empty(t->key_file))
+	int cert = !config_empty(t->cert) || !config_empty(t->cert_file);
+	int key = !config_empty(t->key) || !config_empty(t->key_file);
+	const char *why;
+
+	if (!config_empty(t->ca) && !config_empty(t->ca_file))
+		return config_error(ctx, at, "tls_config", "at most one of "
+		    "ca, ca_file & ca_ref must be configured");
+	if (!config_empty(t->cert) && !config_empty(t->cert_file))
+		return config_error(ctx, at, "tls_config", "at most one of "
+		    "cert, cert_file & cert_ref must be configured");
+	if (!config_empty(t->key) && !config_empty(t->key_file))
+		return config_error(ctx, at, "tls_config", "at most one of "
+		    "key and key_file must be configured");
+	if (cert && !key)
 		return config_error(ctx, at, "tls_config", "exactly one of "
 		    "key or key_file must be configured when a client "
 		    "certificate is configured");
-	if (config_empty(t->cert_file) && !config_empty(t->key_file))
+	if (!cert && key)
 		return config_error(ctx, at, "tls_config", "exactly one of "
 		    "cert or cert_file must be configured when a client key "
 		    "is configured");
+	if ((why = config_tls_pem_check(t)) != NULL)
+		return config_error(ctx, at, "tls_config", "%s", why);
 	/* TLS10 < TLS11 < TLS12 < TLS13, as strings too. */
 	if (t->min_version != NULL && t->max_version != NULL &&
 	    strcmp(t->max_version, t->min_version) < 0)
@@ -1886,6 +1969,13 @@ config_http_finish(struct config_ctx *ctx, struct config_http_parse *hp,
 		    has_bt ? "bearer_token" : "bearer_token_file"));
 		return config_error(ctx, at, at->value, "at most one of "
 		    "basic_auth, oauth2, bearer_token & bearer_token_file must "
+		    "be configured");
+	}
+	if (hp->basic_auth && !config_empty(h->basic_auth_username) &&
+	    !config_empty(h->basic_auth_username_file)) {
+		at = config_at(&l, "basic_auth");
+		return config_error(ctx, at, at->value, "at most one of "
+		    "basic_auth username, username_file & username_ref must "
 		    "be configured");
 	}
 	if (hp->basic_auth && !config_empty(h->basic_auth_password) &&
@@ -1977,7 +2067,7 @@ config_http_is_custom(const struct config_http *h, int default_http2)
 
 	return h->basic_auth_username != NULL ||
 	    h->authorization_type != NULL || h->oauth2 != NULL ||
-	    t->ca_file != NULL ||
+	    t->ca_file != NULL || t->ca != NULL || t->cert != NULL ||
 	    t->cert_file != NULL || t->key_file != NULL ||
 	    t->server_name != NULL || t->insecure_skip_verify ||
 	    t->min_version != NULL || t->max_version != NULL ||
@@ -4955,13 +5045,17 @@ static void
 config_out_tls(struct config_out *o, int indent, const struct config_tls *t)
 {
 	if (t->ca_file == NULL && t->cert_file == NULL && t->key_file == NULL &&
+	    t->ca == NULL && t->cert == NULL && t->key == NULL &&
 	    t->server_name == NULL && !t->insecure_skip_verify &&
 	    t->min_version == NULL && t->max_version == NULL)
 		return;
 	config_out_key(o, indent, "tls_config");
 	buf_putc(o->b, '\n');
+	config_out_str(o, indent + 2, "ca", t->ca);
 	config_out_str(o, indent + 2, "ca_file", t->ca_file);
+	config_out_str(o, indent + 2, "cert", t->cert);
 	config_out_str(o, indent + 2, "cert_file", t->cert_file);
+	config_out_secret(o, indent + 2, "key", t->key);
 	config_out_str(o, indent + 2, "key_file", t->key_file);
 	config_out_str(o, indent + 2, "server_name", t->server_name);
 	config_out_bool(o, indent + 2, "insecure_skip_verify",
@@ -5063,6 +5157,8 @@ config_out_http(struct config_out *o, int indent, const struct config_http *h)
 		buf_putc(o->b, '\n');
 		config_out_str(o, indent + 2, "username",
 		    h->basic_auth_username);
+		config_out_str(o, indent + 2, "username_file",
+		    h->basic_auth_username_file);
 		config_out_secret(o, indent + 2, "password",
 		    h->basic_auth_password);
 		config_out_str(o, indent + 2, "password_file",

@@ -548,20 +548,27 @@ http_read_secret(const char *path)
 static int
 http_auth_header(struct buf *out, const struct config_http *h)
 {
-	char *secret = NULL, *pair;
+	char *secret = NULL, *user = NULL, *pair;
 	const char *cred;
 	size_t start = out->len;
 
 	if (h->basic_auth_username != NULL) {
 		if (h->basic_auth_password_file != NULL)
 			secret = http_read_secret(h->basic_auth_password_file);
-		xasprintf(&pair, "%s:%s", h->basic_auth_username,
-		    secret != NULL ? secret : h->basic_auth_password != NULL ?
-		    h->basic_auth_password : "");
+		if (h->basic_auth_username_file != NULL)
+			user = http_read_secret(h->basic_auth_username_file);
+		xasprintf(&pair, "%s:%s", user != NULL ? user :
+		    h->basic_auth_username, secret != NULL ? secret :
+		    h->basic_auth_password != NULL ? h->basic_auth_password :
+		    "");
 		buf_puts(out, "Authorization: Basic ");
 		buf_put_base64(out, pair, strlen(pair));
 		explicit_bzero(pair, strlen(pair));
 		free(pair);
+		if (user != NULL) {
+			explicit_bzero(user, strlen(user));
+			free(user);
+		}
 	} else if (h->authorization_credentials != NULL ||
 	    h->authorization_credentials_file != NULL) {
 		if (h->authorization_credentials_file != NULL)
@@ -610,6 +617,22 @@ http_tls_versions(const struct config_tls *t)
 	return out;
 }
 
+/* Inline PEM counts when it is not empty, as in Go. */
+#define HTTP_SET(s)	((s) != NULL && *(s) != '\0')
+
+/* PEM from the config, copied by curl (which frees its copies unwiped,
+ * as it does the Authorization line's). */
+static void
+http_blob(CURL *e, CURLoption opt, const char *pem)
+{
+	struct curl_blob b;
+
+	b.data = (void *)(uintptr_t)pem;
+	b.len = strlen(pem);
+	b.flags = CURL_BLOB_COPY;
+	curl_easy_setopt(e, opt, &b);
+}
+
 static void
 http_apply_config(struct http_request *r, const struct config_http *h)
 {
@@ -626,10 +649,19 @@ http_apply_config(struct http_request *r, const struct config_http *h)
 	buf_free(&auth);
 	if (t->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
+	else if (HTTP_SET(t->ca))
+		http_blob(e, CURLOPT_CAINFO_BLOB, t->ca);
+	/* As Go's RootCAs: the CA given replaces the system's, not adds. */
+	if (t->ca_file != NULL || HTTP_SET(t->ca))
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 	if (t->cert_file != NULL)
 		curl_easy_setopt(e, CURLOPT_SSLCERT, t->cert_file);
+	else if (HTTP_SET(t->cert))
+		http_blob(e, CURLOPT_SSLCERT_BLOB, t->cert);
 	if (t->key_file != NULL)
 		curl_easy_setopt(e, CURLOPT_SSLKEY, t->key_file);
+	else if (HTTP_SET(t->key))
+		http_blob(e, CURLOPT_SSLKEY_BLOB, t->key);
 	if (t->insecure_skip_verify) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A Prometheus remote-write 1.0 receiver that records everything it gets.
 
-    fake_receiver.py --port-file F [--tls-cert F --tls-key F] ENDPOINT...
+    fake_receiver.py --port-file F [--tls-cert F --tls-key F
+                     [--tls-client-ca F]] ENDPOINT...
     ENDPOINT := PATH=LOGFILE[,script=STEPS][,scope=all|samples][,seed=N]
                 [,location=URL]
 
@@ -18,7 +19,9 @@ request is finished:
      "timeseries": [{"labels": [[name, value], ...],
                      "samples": [[timestamp_ms, "0x<64-bit float bits>"]]}],
      "metadata": [[type, family, help, unit], ...],
-     with TLS also "tls_version": "TLSv1.3" etc., "tls_sni": the SNI name}
+     with TLS also "tls_version": "TLSv1.3" etc., "tls_sni": the SNI name,
+     and with --tls-client-ca "tls_client": the CN of the certificate the
+     client presented, verified against that CA (null if none)}
 
 Float values are kept as their exact bit patterns so that the stale
 marker 0x7ff0000000000002 can be told from other NaNs.
@@ -349,6 +352,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if hasattr(self.connection, "version"):
             rec["tls_version"] = self.connection.version()
             rec["tls_sni"] = getattr(self.connection, "promlet_sni", None)
+            peer = self.connection.getpeercert()
+            rec["tls_client"] = None
+            for rdn in (peer or {}).get("subject", ()):
+                for k, v in rdn:
+                    if k == "commonName":
+                        rec["tls_client"] = v
         enc = self.headers.get("Content-Encoding", "")
         status = None
         if enc not in ("", "snappy"):
@@ -452,6 +461,7 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca")
     ap.add_argument("endpoints", nargs="+", metavar="ENDPOINT")
     args = ap.parse_args()
 
@@ -464,6 +474,11 @@ def main():
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_ca:
+            # Optional: endpoints without a client certificate still work;
+            # the record says which client, if any, presented one.
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(args.tls_client_ca)
 
         def sni_cb(sock, name, _ctx):
             sock.promlet_sni = name

@@ -18,6 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "buf.h"
 #include "config.h"
 #include "relabel.h"
@@ -598,8 +602,28 @@ test_errors(void **state)
 		    "unknown TLS version: TLS14 (one of TLS10, TLS11, TLS12, "
 		    "TLS13)" },
 		{ "scrape_configs: [{job_name: a, tls_config: {ca: x}}]\n",
-		    "t.yml:1:45: ca: not supported by promlet: put the PEM in "
-		    "a file and use ca_file" },
+		    "t.yml:1:32: tls_config: unable to use inline CA cert" },
+		{ "scrape_configs: [{job_name: a, tls_config: {ca: x, "
+		    "ca_file: y}}]\n", "t.yml:1:32: tls_config: at most one of "
+		    "ca, ca_file & ca_ref must be configured" },
+		{ "scrape_configs: [{job_name: a, tls_config: {cert: x, "
+		    "cert_file: y, key_file: k}}]\n", "t.yml:1:32: tls_config: "
+		    "at most one of cert, cert_file & cert_ref must be "
+		    "configured" },
+		{ "scrape_configs: [{job_name: a, tls_config: {cert_file: c, "
+		    "key: x, key_file: y}}]\n", "t.yml:1:32: tls_config: at "
+		    "most one of key and key_file must be configured" },
+		{ "scrape_configs: [{job_name: a, tls_config: {cert: x}}]\n",
+		    "t.yml:1:32: tls_config: exactly one of key or key_file "
+		    "must be configured when a client certificate is "
+		    "configured" },
+		{ "scrape_configs: [{job_name: a, tls_config: {cert: x, "
+		    "key_file: k}}]\n", "t.yml:1:32: tls_config: tls: failed "
+		    "to find any PEM data in certificate input" },
+		{ "scrape_configs: [{job_name: a, basic_auth: {username: u, "
+		    "username_file: f}}]\n", "t.yml:1:32: basic_auth: at most "
+		    "one of basic_auth username, username_file & username_ref "
+		    "must be configured" },
 		{ "scrape_configs: [{job_name: a, no_proxy: x}]\n",
 		    "t.yml:1:32: no_proxy: if no_proxy is configured, "
 		    "proxy_url must also be configured" },
@@ -2113,6 +2137,169 @@ test_http_headers(void **state)
 	    "a sequence");
 }
 
+/* A fresh P-256 key and its self-signed certificate, as PEM. */
+static void
+test_pem_pair(char **cert, char **key)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	BIO *bio;
+	char *data;
+	long n;
+
+	assert_non_null(k);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, k);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_ASC, (const unsigned char *)"promlet-test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	bio = BIO_new(BIO_s_mem());
+	PEM_write_bio_X509(bio, x);
+	n = BIO_get_mem_data(bio, &data);
+	*cert = strndup(data, (size_t)n);
+	BIO_free(bio);
+	bio = BIO_new(BIO_s_mem());
+	PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL);
+	n = BIO_get_mem_data(bio, &data);
+	*key = strndup(data, (size_t)n);
+	BIO_free(bio);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+/* "key: |" at indent, and the PEM's lines two further in. */
+static void
+test_put_block(struct buf *b, int indent, const char *key, const char *pem)
+{
+	const char *p, *nl;
+
+	buf_printf(b, "%*s%s: |\n", indent, "", key);
+	for (p = pem; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		buf_printf(b, "%*s%.*s\n", indent + 2, "", (int)(nl - p), p);
+	}
+}
+
+/*
+ * Inline tls_config ca, cert and key: kept as written, the key a secret
+ * (hidden in the dump, counted in the hash, copied to an oauth2 token
+ * request's settings), and checked at load as Go's client checks them.
+ */
+static void
+test_tls_inline(void **state)
+{
+	struct buf y = BUF_INIT, d = BUF_INIT;
+	struct config *cfg, *cfg2;
+	char *c1, *k1, *c2, *k2, *cause;
+	const struct config_tls *t;
+
+	(void)state;
+	test_pem_pair(&c1, &k1);
+	test_pem_pair(&c2, &k2);
+	buf_puts(&y, "scrape_configs:\n  - job_name: a\n    tls_config:\n");
+	test_put_block(&y, 6, "ca", c2);
+	test_put_block(&y, 6, "cert", c1);
+	test_put_block(&y, 6, "key", k1);
+	buf_puts(&y, "    oauth2:\n      client_id: i\n      token_url: "
+	    "https://t/\n      tls_config:\n");
+	test_put_block(&y, 8, "ca", c1);
+	buf_putc(&y, '\0');
+	cfg = load_ok(y.data);
+	t = &cfg->scrape[0].http.tls;
+	assert_string_equal(t->ca, c2);
+	assert_string_equal(t->cert, c1);
+	assert_string_equal(t->key, k1);
+	assert_null(t->ca_file);
+	assert_string_equal(cfg->scrape[0].http.oauth2->http.tls.ca, c1);
+
+	config_dump(cfg, &d);
+	buf_putc(&d, '\0');
+	assert_null(strstr(d.data, "PRIVATE KEY"));
+	assert_non_null(strstr(d.data, "key: \"<secret>\""));
+	assert_non_null(strstr(d.data, "-----BEGIN CERTIFICATE-----\\n"));
+
+	/* Another key (and so another cert) is another job. */
+	buf_reset(&y);
+	buf_puts(&y, "scrape_configs:\n  - job_name: a\n    tls_config:\n");
+	test_put_block(&y, 6, "ca", c2);
+	test_put_block(&y, 6, "cert", c2);
+	test_put_block(&y, 6, "key", k2);
+	buf_putc(&y, '\0');
+	cfg2 = load_ok(y.data);
+	assert_true(config_scrape_hash(&cfg2->scrape[0]) !=
+	    config_scrape_hash(&cfg->scrape[0]));
+	config_free(cfg2);
+	config_free(cfg);
+
+	/* A key that is not the certificate's. */
+	buf_reset(&y);
+	buf_puts(&y, "scrape_configs:\n  - job_name: a\n    tls_config:\n");
+	test_put_block(&y, 6, "cert", c1);
+	test_put_block(&y, 6, "key", k2);
+	buf_putc(&y, '\0');
+	cfg = load(y.data, &cause);
+	assert_null(cfg);
+	assert_string_equal(cause, "t.yml:3:5: tls_config: tls: private key "
+	    "does not match public key");
+	free(cause);
+	/* PEM of the wrong kind, and a broken key. */
+	buf_reset(&y);
+	buf_puts(&y, "scrape_configs:\n  - job_name: a\n    tls_config:\n");
+	test_put_block(&y, 6, "ca", k1);
+	buf_putc(&y, '\0');
+	cfg = load(y.data, &cause);
+	assert_null(cfg);
+	assert_string_equal(cause, "t.yml:3:5: tls_config: unable to use "
+	    "inline CA cert");
+	free(cause);
+	buf_reset(&y);
+	buf_puts(&y, "scrape_configs:\n  - job_name: a\n    tls_config:\n"
+	    "      cert_file: c.pem\n      key: |\n"
+	    "        -----BEGIN PRIVATE KEY-----\n        AAAA\n"
+	    "        -----END PRIVATE KEY-----\n");
+	buf_putc(&y, '\0');
+	cfg = load(y.data, &cause);
+	assert_null(cfg);
+	assert_string_equal(cause, "t.yml:3:5: tls_config: tls: failed to "
+	    "parse private key");
+	free(cause);
+
+	buf_free(&y);
+	buf_free(&d);
+	free(c1);
+	free(k1);
+	free(c2);
+	free(k2);
+}
+
+/* basic_auth username_file: a path made absolute, in the dump. */
+static void
+test_username_file(void **state)
+{
+	static const char *yaml = "scrape_configs: [{job_name: a, "
+	    "basic_auth: {username_file: u.txt, password_file: p.txt}}]\n";
+	struct config *cfg;
+	struct buf d = BUF_INIT;
+	char *cause;
+
+	(void)state;
+	cfg = config_load_string("/etc/p/t.yml", yaml, strlen(yaml), &cause);
+	if (cfg == NULL)
+		fail_msg("%s", cause);
+	assert_string_equal(cfg->scrape[0].http.basic_auth_username_file,
+	    "/etc/p/u.txt");
+	assert_string_equal(cfg->scrape[0].http.basic_auth_username, "");
+	config_dump(cfg, &d);
+	buf_putc(&d, '\0');
+	assert_non_null(strstr(d.data, "username_file: \"/etc/p/u.txt\""));
+	buf_free(&d);
+	config_free(cfg);
+}
+
 /* proxy_connect_header: a pair per value, secrets hidden, needs a proxy. */
 static void
 test_proxy_connect_header(void **state)
@@ -2187,6 +2374,8 @@ main(void)
 		cmocka_unit_test(test_secrets_redacted),
 		cmocka_unit_test(test_http_headers),
 		cmocka_unit_test(test_proxy_connect_header),
+		cmocka_unit_test(test_tls_inline),
+		cmocka_unit_test(test_username_file),
 		cmocka_unit_test(test_hashes),
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_yaml_features),

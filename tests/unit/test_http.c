@@ -819,8 +819,19 @@ test_redirect_goes_to_curl(void **state)
 }
 
 static void
+test_put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
 test_body_limit_and_auth(void **state)
 {
+	char dir[] = "/tmp/promlet-auth-XXXXXX", user[64], pass[64];
 	struct config_http h;
 	struct rig r;
 
@@ -846,6 +857,34 @@ test_body_limit_and_auth(void **state)
 	pthread_mutex_lock(&srv.mu);
 	assert_non_null(strstr(srv.last, "\r\nAuthorization: Bearer t0ken\r\n"));
 	pthread_mutex_unlock(&srv.mu);
+
+	/* username_file and password_file, read at each request. */
+	assert_non_null(mkdtemp(dir));
+	snprintf(user, sizeof user, "%s/user", dir);
+	snprintf(pass, sizeof pass, "%s/pass", dir);
+	test_put_file(user, "ann\n");
+	test_put_file(pass, "pw\n");
+	memset(&h, 0, sizeof h);
+	h.basic_auth_username = "";
+	h.basic_auth_username_file = user;
+	h.basic_auth_password_file = pass;
+	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+	assert_int_equal(r.g.failed, 0);
+	pthread_mutex_lock(&srv.mu);
+	/* base64("ann:pw") */
+	assert_non_null(strstr(srv.last,
+	    "\r\nAuthorization: Basic YW5uOnB3\r\n"));
+	pthread_mutex_unlock(&srv.mu);
+	test_put_file(user, "bob");
+	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+	pthread_mutex_lock(&srv.mu);
+	/* base64("bob:pw") */
+	assert_non_null(strstr(srv.last,
+	    "\r\nAuthorization: Basic Ym9iOnB3\r\n"));
+	pthread_mutex_unlock(&srv.mu);
+	unlink(user);
+	unlink(pass);
+	rmdir(dir);
 	rig_close(&r);
 }
 
