@@ -874,6 +874,7 @@ enum config_ftype {
 	CF_IGN_DURATION,
 	CF_IGN_STR,
 	CF_IGN_U64,
+	CF_IGN_I64,
 	CF_UNSUPPORTED,	/* a Prometheus key promlet refuses */
 };
 
@@ -1038,6 +1039,9 @@ config_map(struct config_ctx *ctx, const char *section, const struct ynode *m,
 			break;
 		case CF_IGN_U64:
 			rc = config_u64(ctx, key, v, &u64);
+			break;
+		case CF_IGN_I64:
+			rc = config_i64(ctx, key, v, &i64);
 			break;
 		case CF_UNSUPPORTED:
 		default:
@@ -4462,6 +4466,23 @@ config_remote_writes(struct config_ctx *ctx, const struct ynode *n,
 
 /* ---- top level --------------------------------------------------------- */
 
+/* runtime tunes Go's garbage collector: checked, nothing to tune here. */
+static const struct config_field config_runtime_fields[] = {
+	CIGN("gogc", CF_IGN_I64),
+	CEND
+};
+
+static int
+config_runtime_cb(struct config_ctx *ctx, const struct ynode *k,
+    const struct ynode *v, void *obj)
+{
+	struct config_layer l = { config_runtime_fields, obj, NULL };
+
+	if (config_null(v))
+		return 0;
+	return config_map(ctx, k->value, v, &l, 1);
+}
+
 struct config_top {
 	const struct ynode	*global;
 	const struct ynode	*scrape;
@@ -4500,7 +4521,7 @@ static const struct config_field config_top_fields[] = {
 	    "--storage.agent.path"),
 	CNOT("tracing", NULL),
 	CNOT("otlp", "promlet does not receive OTLP"),
-	CNOT("runtime", NULL),
+	CFN("runtime", config_runtime_cb),
 	CEND
 };
 

@@ -1335,6 +1335,15 @@ test_accepted_prometheus_keys(void **state)
 	assert_int_equal(cfg->scrape[0].target_limit, 5);
 	assert_int_equal(cfg->scrape[0].track_timestamps_staleness, 1);
 	config_free(cfg);
+	/* Go's GC setting: checked, no effect. */
+	cfg = load_ok("runtime:\n  gogc: 42\nscrape_configs: []\n");
+	config_free(cfg);
+	cfg = load_ok("runtime:\n");
+	config_free(cfg);
+	expect_error("runtime: {gogc: lots}\n", "t.yml:1:17: gogc: expected an "
+	    "integer, got \"lots\"");
+	expect_error("runtime: {gog: 1}\n", "t.yml:1:11: gog: unknown key in "
+	    "runtime (did you mean gogc?)");
 }
 
 /* Every secret is replaced in the dump; hashes see them all the same. */
