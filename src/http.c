@@ -128,7 +128,7 @@ TAILQ_HEAD(http_requests, http_request);
 #define HTTP_SCRATCH	(256 * 1024)
 
 /* An http_headers file is a header value, not a document. */
-#define HTTP_HEADER_FILE_MAX	16384
+#define HTTP_SECRET_FILE_MAX	16384
 
 struct http_client {
 	struct event_base	*base;
@@ -515,48 +515,36 @@ http_check_done(struct http_client *c)
 	}
 }
 
-/* Read a small secret file (password_file, credentials_file) fresh each
- * time, so rotated credentials take effect without a reload. */
-static char *
-http_read_secret(const char *path)
-{
-	char tmp[4096];
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("cannot read secret file", "file=%s err=%s", path,
-		    strerror(errno));
-		return NULL;
-	}
-	n = read(fd, tmp, sizeof tmp - 1);
-	close(fd);
-	if (n < 0)
-		return NULL;
-	while (n > 0 && (tmp[n - 1] == '\n' || tmp[n - 1] == '\r'))
-		n--;
-	tmp[n] = '\0';
-	return xstrdup(tmp);
-}
+static char	*http_secret_file(const char *, const char *, char **);
 
 /*
- * The job's Authorization header line (no CR LF) into out; 0 when it has
- * none. Secret files are read fresh each time, so rotated credentials
- * take effect without a reload. Both paths send it as a header, so a
- * redirect to another host drops it (curl, as Go, never forwards it).
+ * The job's Authorization header line (no CR LF) into out: 1, or 0 when
+ * it has none. Secret files are read fresh each time, so rotated
+ * credentials take effect without a reload; one that cannot be read
+ * fails the request (-1, *err says which and why), as in Prometheus,
+ * rather than sending empty credentials that a receiver would answer
+ * with a 401 and so drop the batch. Both paths send the line as one of
+ * the request's headers, so a redirect to another host drops it (curl,
+ * as Go, never forwards it).
  */
 static int
-http_auth_header(struct buf *out, const struct config_http *h)
+http_auth_header(struct buf *out, const struct config_http *h, char **err)
 {
 	char *secret = NULL, *user = NULL, *pair;
 	const char *cred;
 	size_t start = out->len;
 
 	if (h->basic_auth_username != NULL) {
-		if (h->basic_auth_password_file != NULL)
-			secret = http_read_secret(h->basic_auth_password_file);
-		if (h->basic_auth_username_file != NULL)
-			user = http_read_secret(h->basic_auth_username_file);
+		if (h->basic_auth_username_file != NULL &&
+		    (user = http_secret_file(h->basic_auth_username_file,
+		    "basic auth username file", err)) == NULL)
+			return -1;
+		if (h->basic_auth_password_file != NULL &&
+		    (secret = http_secret_file(h->basic_auth_password_file,
+		    "basic auth password file", err)) == NULL) {
+			free(user);
+			return -1;
+		}
 		xasprintf(&pair, "%s:%s", user != NULL ? user :
 		    h->basic_auth_username, secret != NULL ? secret :
 		    h->basic_auth_password != NULL ? h->basic_auth_password :
@@ -571,20 +559,30 @@ http_auth_header(struct buf *out, const struct config_http *h)
 		}
 	} else if (h->authorization_credentials != NULL ||
 	    h->authorization_credentials_file != NULL) {
-		if (h->authorization_credentials_file != NULL)
-			secret = http_read_secret(
-			    h->authorization_credentials_file);
+		if (h->authorization_credentials_file != NULL &&
+		    (secret = http_secret_file(
+		    h->authorization_credentials_file,
+		    "authorization credentials file", err)) == NULL)
+			return -1;
 		cred = secret != NULL ? secret : h->authorization_credentials;
-		if (cred != NULL)
-			buf_printf(out, "Authorization: %s %s",
-			    h->authorization_type != NULL ?
-			    h->authorization_type : "Bearer", cred);
+		buf_printf(out, "Authorization: %s %s",
+		    h->authorization_type != NULL ? h->authorization_type :
+		    "Bearer", cred);
 	}
 	if (secret != NULL) {
 		explicit_bzero(secret, strlen(secret));
 		free(secret);
 	}
 	return out->len != start;
+}
+
+/* Whether a request with h carries an Authorization line of h's. */
+static int
+http_has_auth(const struct config_http *h)
+{
+	return h->basic_auth_username != NULL ||
+	    h->authorization_credentials != NULL ||
+	    h->authorization_credentials_file != NULL;
 }
 
 /* min_version and max_version as one CURLOPT_SSLVERSION value. */
@@ -638,15 +636,7 @@ http_apply_config(struct http_request *r, const struct config_http *h)
 {
 	CURL *e = r->easy;
 	const struct config_tls *t = &h->tls;
-	struct buf auth = BUF_INIT;
 
-	/* Room up front: a grown buffer would leave a copy unwiped. */
-	buf_reserve(&auth, 512);
-	if (http_auth_header(&auth, h)) {
-		r->headers = curl_slist_append(r->headers, auth.data);
-		explicit_bzero(auth.data, auth.cap);
-	}
-	buf_free(&auth);
 	if (t->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
 	else if (HTTP_SET(t->ca))
@@ -900,19 +890,20 @@ http_fail_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A header file's content, trimmed of white space as Go's TrimSpace does
- * (ASCII), or NULL with the reason in *err.
+ * A secret file's content (what: "headers file", "basic auth password
+ * file", ...), trimmed of white space as Go's TrimSpace does (ASCII), or
+ * NULL with the reason in *err, in Prometheus's words.
  */
 static char *
-http_header_file(const char *path, char **err)
+http_secret_file(const char *path, const char *what, char **err)
 {
-	char tmp[HTTP_HEADER_FILE_MAX + 1], *p, *e, *out;
+	char tmp[HTTP_SECRET_FILE_MAX + 1], *p, *e, *out;
 	ssize_t n;
 	size_t len = 0;
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		xasprintf(err, "unable to read headers file %s: %s", path,
+		xasprintf(err, "unable to read %s %s: %s", what, path,
 		    strerror(errno));
 		return NULL;
 	}
@@ -921,8 +912,8 @@ http_header_file(const char *path, char **err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			xasprintf(err, "unable to read headers file %s: %s",
-			    path, strerror(errno));
+			xasprintf(err, "unable to read %s %s: %s", what, path,
+			    strerror(errno));
 			close(fd);
 			explicit_bzero(tmp, len);
 			return NULL;
@@ -930,9 +921,9 @@ http_header_file(const char *path, char **err)
 		len += (size_t)n;
 	}
 	close(fd);
-	if (len > HTTP_HEADER_FILE_MAX) {
-		xasprintf(err, "headers file %s is larger than %d bytes",
-		    path, HTTP_HEADER_FILE_MAX);
+	if (len > HTTP_SECRET_FILE_MAX) {
+		xasprintf(err, "%s %s is larger than %d bytes", what, path,
+		    HTTP_SECRET_FILE_MAX);
 		explicit_bzero(tmp, len);
 		return NULL;
 	}
@@ -946,8 +937,8 @@ http_header_file(const char *path, char **err)
 		/* Another line inside the request would be an injection. */
 		if (((unsigned char)*out < 0x20 && *out != '\t') ||
 		    *out == 0x7f) {
-			xasprintf(err, "headers file %s holds a control "
-			    "character", path);
+			xasprintf(err, "%s %s holds a control character",
+			    what, path);
 			explicit_bzero(tmp, len);
 			return NULL;
 		}
@@ -958,25 +949,39 @@ http_header_file(const char *path, char **err)
 }
 
 /*
- * The caller's header lines, then http_headers's, as Go's client adds
- * them: per header its values, secrets, then each file read now. An
- * empty value is not sent (curl would take "Name:" as "remove Name").
- * NULL when a file cannot be read: *err says which and why.
+ * The job's Authorization line, the caller's header lines, then
+ * http_headers's, as Go's client adds them: per header its values,
+ * secrets, then each file read now. An empty value is not sent (curl
+ * would take "Name:" as "remove Name"). NULL when a file cannot be read:
+ * *err says which and why.
  */
 static char **
 http_config_headers(const struct config_http *h, const char * const *base,
     char **err)
 {
 	const struct config_header *e;
+	struct buf auth = BUF_INIT;
 	char **v, *val, *fval;
 	size_t n = 0, k = 0, i, j, nv;
+	int rc;
 
+	/* Room up front: a grown buffer would leave a copy unwiped. */
+	buf_reserve(&auth, 512);
+	if ((rc = http_auth_header(&auth, h, err)) == -1) {
+		buf_free(&auth);
+		return NULL;
+	}
 	while (base != NULL && base[n] != NULL)
 		n++;
+	n += (size_t)rc;
 	for (i = 0; i < h->nheaders; i++)
 		n += h->headers[i].nvalues + h->headers[i].nsecrets +
 		    h->headers[i].nfiles;
 	v = xcalloc(n + 1, sizeof *v);
+	if (rc == 1)
+		v[k++] = xstrdup(auth.data);
+	explicit_bzero(auth.data, auth.cap);
+	buf_free(&auth);
 	for (i = 0; base != NULL && base[i] != NULL; i++)
 		v[k++] = xstrdup(base[i]);
 	for (i = 0; i < h->nheaders; i++) {
@@ -989,8 +994,9 @@ http_config_headers(const struct config_http *h, const char * const *base,
 			else if (j < e->nvalues + e->nsecrets)
 				val = e->secrets[j - e->nvalues];
 			else {
-				fval = http_header_file(e->files[j -
-				    e->nvalues - e->nsecrets], err);
+				fval = http_secret_file(e->files[j -
+				    e->nvalues - e->nsecrets], "headers file",
+				    err);
 				if (fval == NULL) {
 					http_lines_free(v);
 					return NULL;
@@ -1107,7 +1113,8 @@ http_request_start(struct http_client *c, const struct http_request_opts *o,
 	r->on_data = o->on_data;
 	TAILQ_INSERT_TAIL(&c->requests, r, entry);
 	c->active++;
-	if (o->http != NULL && o->http->nheaders != 0) {
+	if (o->http != NULL && (o->http->nheaders != 0 ||
+	    http_has_auth(o->http))) {
 		lines = http_config_headers(o->http, o->headers,
 		    &r->fail_error);
 		if (lines == NULL) {
@@ -1581,8 +1588,6 @@ http_native_start(struct http_request *r, const struct http_request_opts *o)
 		buf_printf(&n->out, "Content-Length: %zu\r\n", o->body_len);
 	if (o->accept_gzip)
 		buf_puts(&n->out, "Accept-Encoding: gzip\r\n");
-	if (o->http != NULL && http_auth_header(&n->out, o->http))
-		buf_puts(&n->out, "\r\n");
 	for (i = 0; i < nh; i++) {
 		/* "Name:" with no value removes a header, for curl. */
 		colon = strchr(n->headers[i], ':');

@@ -818,6 +818,8 @@ test_redirect_goes_to_curl(void **state)
 	rig_close(&r);
 }
 
+static void	assert_head(const char *, int);
+
 static void
 test_put_file(const char *path, const char *text)
 {
@@ -834,6 +836,7 @@ test_body_limit_and_auth(void **state)
 	char dir[] = "/tmp/promlet-auth-XXXXXX", user[64], pass[64];
 	struct config_http h;
 	struct rig r;
+	int i;
 
 	set_mode(M_BIG);
 	rig_open(&r);
@@ -858,30 +861,66 @@ test_body_limit_and_auth(void **state)
 	assert_non_null(strstr(srv.last, "\r\nAuthorization: Bearer t0ken\r\n"));
 	pthread_mutex_unlock(&srv.mu);
 
-	/* username_file and password_file, read at each request. */
+	/*
+	 * username_file, password_file and credentials_file, read at each
+	 * request on both paths (0 native, 1 curl); one that cannot be read
+	 * fails the request with its name, as in Prometheus, instead of
+	 * sending empty credentials.
+	 */
 	assert_non_null(mkdtemp(dir));
 	snprintf(user, sizeof user, "%s/user", dir);
 	snprintf(pass, sizeof pass, "%s/pass", dir);
-	test_put_file(user, "ann\n");
-	test_put_file(pass, "pw\n");
-	memset(&h, 0, sizeof h);
-	h.basic_auth_username = "";
-	h.basic_auth_username_file = user;
-	h.basic_auth_password_file = pass;
-	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, &h);
-	assert_int_equal(r.g.failed, 0);
-	pthread_mutex_lock(&srv.mu);
-	/* base64("ann:pw") */
-	assert_non_null(strstr(srv.last,
-	    "\r\nAuthorization: Basic YW5uOnB3\r\n"));
-	pthread_mutex_unlock(&srv.mu);
-	test_put_file(user, "bob");
-	fetch(r.c, r.p, &r.g, srv.port, "/metrics", 2000, 0, &h);
-	pthread_mutex_lock(&srv.mu);
-	/* base64("bob:pw") */
-	assert_non_null(strstr(srv.last,
-	    "\r\nAuthorization: Basic Ym9iOnB3\r\n"));
-	pthread_mutex_unlock(&srv.mu);
+	for (i = 0; i < 2; i++) {
+		struct http_pool *p = i == 0 ? r.p : NULL;
+
+		test_put_file(user, "ann\n");
+		test_put_file(pass, " pw\n");
+		memset(&h, 0, sizeof h);
+		h.follow_redirects = 1;
+		h.basic_auth_username = "";
+		h.basic_auth_username_file = user;
+		h.basic_auth_password_file = pass;
+		fetch(r.c, p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+		assert_int_equal(r.g.failed, 0);
+		/* base64("ann:pw") */
+		assert_head("\r\nAuthorization: Basic YW5uOnB3\r\n", 1);
+		test_put_file(user, "bob");
+		fetch(r.c, p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+		/* base64("bob:pw") */
+		assert_head("\r\nAuthorization: Basic Ym9iOnB3\r\n", 1);
+		unlink(pass);
+		fetch(r.c, p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+		assert_int_equal(r.g.failed, 1);
+		assert_non_null(strstr(r.g.error, "unable to read basic auth "
+		    "password file "));
+		assert_non_null(strstr(r.g.error, pass));
+		unlink(user);
+		fetch(r.c, p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+		assert_int_equal(r.g.failed, 1);
+		assert_non_null(strstr(r.g.error, "unable to read basic auth "
+		    "username file "));
+		memset(&h, 0, sizeof h);
+		h.follow_redirects = 1;
+		h.authorization_type = "Bearer";
+		h.authorization_credentials_file = pass;
+		test_put_file(pass, "t0k\n");
+		fetch(r.c, p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+		assert_int_equal(r.g.failed, 0);
+		assert_head("\r\nAuthorization: Bearer t0k\r\n", 1);
+		/* Only one Authorization line. */
+		pthread_mutex_lock(&srv.mu);
+		assert_null(strstr(strstr(srv.last, "Authorization") + 1,
+		    "Authorization"));
+		pthread_mutex_unlock(&srv.mu);
+		test_put_file(pass, "t0k\r\nHost: evil");
+		fetch(r.c, p, &r.g, srv.port, "/metrics", 2000, 0, &h);
+		assert_int_equal(r.g.failed, 1);
+		assert_non_null(strstr(r.g.error, "authorization credentials "
+		    "file "));
+		unlink(pass);
+		http_pool_free(r.p);
+		r.p = http_pool_new();
+	}
 	unlink(user);
 	unlink(pass);
 	rmdir(dir);
