@@ -2203,7 +2203,7 @@ test_tls_inline(void **state)
 {
 	struct buf y = BUF_INIT, d = BUF_INIT;
 	struct config *cfg, *cfg2;
-	char *c1, *k1, *c2, *k2, *cause;
+	char *c1, *k1, *c2, *k2;
 	const struct config_tls *t;
 
 	(void)state;
@@ -2250,32 +2250,20 @@ test_tls_inline(void **state)
 	test_put_block(&y, 6, "cert", c1);
 	test_put_block(&y, 6, "key", k2);
 	buf_putc(&y, '\0');
-	cfg = load(y.data, &cause);
-	assert_null(cfg);
-	assert_string_equal(cause, "t.yml:3:5: tls_config: tls: private key "
-	    "does not match public key");
-	free(cause);
+	expect_error(y.data, "t.yml:3:5: tls_config: tls: private key does "
+	    "not match public key");
 	/* PEM of the wrong kind, and a broken key. */
 	buf_reset(&y);
 	buf_puts(&y, "scrape_configs:\n  - job_name: a\n    tls_config:\n");
 	test_put_block(&y, 6, "ca", k1);
 	buf_putc(&y, '\0');
-	cfg = load(y.data, &cause);
-	assert_null(cfg);
-	assert_string_equal(cause, "t.yml:3:5: tls_config: unable to use "
-	    "inline CA cert");
-	free(cause);
-	buf_reset(&y);
-	buf_puts(&y, "scrape_configs:\n  - job_name: a\n    tls_config:\n"
+	expect_error(y.data, "t.yml:3:5: tls_config: unable to use inline CA "
+	    "cert");
+	expect_error("scrape_configs:\n  - job_name: a\n    tls_config:\n"
 	    "      cert_file: c.pem\n      key: |\n"
 	    "        -----BEGIN PRIVATE KEY-----\n        AAAA\n"
-	    "        -----END PRIVATE KEY-----\n");
-	buf_putc(&y, '\0');
-	cfg = load(y.data, &cause);
-	assert_null(cfg);
-	assert_string_equal(cause, "t.yml:3:5: tls_config: tls: failed to "
-	    "parse private key");
-	free(cause);
+	    "        -----END PRIVATE KEY-----\n", "t.yml:3:5: tls_config: "
+	    "tls: failed to parse private key");
 
 	buf_free(&y);
 	buf_free(&d);
