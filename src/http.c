@@ -127,7 +127,7 @@ TAILQ_HEAD(http_requests, http_request);
  */
 #define HTTP_SCRATCH	(256 * 1024)
 
-/* An http_headers file is a header value, not a document. */
+/* A secret file (http_headers, credentials) holds a header value. */
 #define HTTP_SECRET_FILE_MAX	16384
 
 struct http_client {
@@ -542,6 +542,8 @@ http_auth_header(struct buf *out, const struct config_http *h, char **err)
 		if (h->basic_auth_password_file != NULL &&
 		    (secret = http_secret_file(h->basic_auth_password_file,
 		    "basic auth password file", err)) == NULL) {
+			if (user != NULL)
+				explicit_bzero(user, strlen(user));
 			free(user);
 			return -1;
 		}
