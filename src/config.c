@@ -2791,7 +2791,10 @@ config_k8s_label_selector(const char *s)
 	return depth != 0 ? "unbalanced parentheses" : NULL;
 }
 
-/* Field selectors: key=value, key==value, key!=value, comma-separated. */
+/*
+ * Field selectors: key=value, key==value, key!=value, comma-separated.
+ * -1: a term without an operator, in *bad; -2: a '\' escaping the end.
+ */
 static int
 config_k8s_field_selector(const char *s, char **bad)
 {
@@ -2802,6 +2805,8 @@ config_k8s_field_selector(const char *s, char **bad)
 	if (*s == '\0')
 		return 0;
 	for (;; p++) {
+		if (esc && *p == '\0')
+			return -2;
 		if (esc) {
 			esc = 0;
 			continue;
@@ -2877,7 +2882,7 @@ config_k8s_finish(struct config_ctx *ctx, struct config_k8s_parse *kp,
 	const char *why, *list;
 	char *bad, *q;
 	size_t i, j, len;
-	int r, ingress = 0, custom;
+	int r, rc, ingress = 0, custom;
 
 	at = config_at(&l, "role");
 	if (kp->role == NULL)
@@ -2931,7 +2936,11 @@ config_k8s_finish(struct config_ctx *ctx, struct config_k8s_parse *kp,
 			    "%s role supports only %s selectors", kp->role,
 			    list);
 		if (sp->field != NULL &&
-		    config_k8s_field_selector(sp->field, &bad) == -1) {
+		    (rc = config_k8s_field_selector(sp->field, &bad)) != 0) {
+			if (rc == -2)
+				return config_error(ctx, sp->node, "field",
+				    "invalid selector: '%s'; it ends in an "
+				    "escaping '\\'", sp->field);
 			config_error(ctx, sp->node, "field", "invalid "
 			    "selector: '%s'; can't understand '%s'", sp->field,
 			    bad);

@@ -1086,6 +1086,19 @@ test_kubernetes_sd(void **state)
 	expect_error(K8S "      - {role: pod, selectors: [{role: pod, "
 	    "field: 'a,b=c'}]}\n", "t.yml:4:33: field: invalid selector: "
 	    "'a,b=c'; can't understand 'a'");
+	/* A trailing escape: the parser once read past the end. */
+	expect_error(K8S "      - {role: pod, selectors: [{role: pod, "
+	    "field: 'a=b\\'}]}\n", "t.yml:4:33: field: invalid selector: "
+	    "'a=b\\'; it ends in an escaping '\\'");
+	expect_error(K8S "      - {role: pod, selectors: [{role: pod, "
+	    "field: '\\'}]}\n", "t.yml:4:33: field: invalid selector: "
+	    "'\\'; it ends in an escaping '\\'");
+	{
+		struct config *c = load_ok(K8S "      - {role: pod, "
+		    "selectors: [{role: pod, field: 'a=b\\,c'}]}\n");
+
+		config_free(c);
+	}
 	expect_error(K8S "      - {role: pod, selectors: [{role: pod, "
 	    "label: 'a in b'}]}\n", "t.yml:4:33: label: invalid label "
 	    "selector \"a in b\": expected a parenthesised list of values");
