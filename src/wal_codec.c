@@ -40,6 +40,17 @@ wal_unzz(uint64_t v)
 	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
+/*
+ * a + b wrapping, for deltas read from a file: a record whose CRC holds
+ * can still carry any delta, and a signed overflow would be undefined.
+ * The callers range-check what comes out.
+ */
+static inline int64_t
+wal_add_wrap(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
 int
 wal_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
@@ -569,8 +580,8 @@ wal_decode_value(struct wal_samples_iter *it, struct wal_vstate *st,
 		k = (unsigned)wal_bitr_get(it, 3);
 		if (k >= WAL_SCALES)
 			return -1;
-		st->val = (uint64_t)(wal_decimal_pred(wal_state_value(st), k) +
-		    wal_unzz(wal_bitr_vl(it)));
+		st->val = (uint64_t)wal_add_wrap(wal_decimal_pred(
+		    wal_state_value(st), k), wal_unzz(wal_bitr_vl(it)));
 		st->mode = (uint8_t)k;
 		st->sig = 0;
 		break;
@@ -604,17 +615,20 @@ wal_samples_next(struct wal_codec *c, struct wal_samples_iter *itp,
 			pred = prev_st->succ != 0 ? prev_st->succ : ref + 1;
 			r = pred;
 			if (!it->pred_ref && wal_bitr_get(it, 1) != 0)
-				r += wal_unzz(wal_bitr_vl(it));
+				r = wal_add_wrap(r,
+				    wal_unzz(wal_bitr_vl(it)));
 			if (r <= 0 || r >= WAL_REF_MAX)
 				goto bad;
 			ref = (uint32_t)r;
 			prev_st->succ = ref;
 		}
+		if (c->ref_limit != 0 && ref >= c->ref_limit)
+			goto bad;
 		if (ref >= c->cap)
 			wal_codec_grow(c, ref);
 		t = it->base_t;
 		if (!it->same_t && wal_bitr_get(it, 1) != 0)
-			t += wal_unzz(wal_bitr_vl(it));
+			t = wal_add_wrap(t, wal_unzz(wal_bitr_vl(it)));
 		if (wal_decode_value(it, &c->v[ref], &v) != 0)
 			goto bad;
 		out[i].ref = ref;
@@ -779,7 +793,7 @@ wal_series_next(struct wal_series_iter *it, series_ref *ref,
 		return 0;
 	if (wal_get_varint(&it->p, it->end, &d) != 0)
 		return -1;
-	r = (int64_t)it->ref + wal_unzz(d);
+	r = wal_add_wrap((int64_t)it->ref, wal_unzz(d));
 	if (r <= 0 || r >= WAL_REF_MAX)
 		return -1;
 	it->ref = (uint32_t)r;
@@ -823,7 +837,7 @@ wal_drop_decode(const uint8_t *p, size_t len, series_ref **refs,
 	while (p < end) {
 		if (wal_get_varint(&p, end, &d) != 0)
 			return -1;
-		r += wal_unzz(d);
+		r = wal_add_wrap(r, wal_unzz(d));
 		if (r <= 0 || r >= WAL_REF_MAX)
 			return -1;
 		if (n == *cap) {

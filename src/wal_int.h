@@ -62,7 +62,15 @@ struct wal_vstate {
 struct wal_codec {
 	struct wal_vstate	*v;
 	size_t			 cap;	/* entries (max ref + 1) */
+	/*
+	 * Decoding only: a ref at or above this is damage, 0 = no bound.
+	 * A record whose CRC holds but whose refs run far past any series
+	 * defined would otherwise make the state array up to 4 GiB.
+	 */
+	uint32_t		 ref_limit;
 };
+/* How far past the refs a reader has seen defined a sample may point. */
+#define WAL_REF_SLACK		65536u
 
 void	 wal_codec_reset(struct wal_codec *);
 void	 wal_codec_free(struct wal_codec *);

@@ -970,13 +970,20 @@ wal_reader_samples(struct wal_reader *r, struct wal_record *rec,
     size_t max)
 {
 	uint64_t nskip = 0;
-	size_t n;
+	size_t n, lim;
 	long k;
 
 	if (r->outcap == 0) {
 		r->outcap = 4096;
 		r->out = xreallocarray(NULL, r->outcap, sizeof *r->out);
 	}
+	/*
+	 * Every sample's series is defined before it (a checkpoint keeps
+	 * the live ones), so refs far past the defined ones are damage;
+	 * their samples would be dropped as undefined anyway.
+	 */
+	lim = r->ndefwords * 64 + WAL_REF_SLACK;
+	r->codec.ref_limit = lim < WAL_REF_MAX ? (uint32_t)lim : WAL_REF_MAX;
 	/* Rebuild the codec state up to the cursor without returning. */
 	if (r->seg == r->skip.segment && r->roff <= r->skip.offset) {
 		if (r->roff < r->skip.offset)

@@ -508,6 +508,44 @@ test_codec_roundtrip(void **state)
 	buf_free(&b);
 }
 
+/*
+ * A decoder with a ref bound refuses a record whose refs run past it
+ * instead of growing its state to them (up to 4 GiB at WAL_REF_MAX).
+ */
+static void
+test_codec_ref_limit(void **state)
+{
+	struct wal_codec enc = { 0 }, dec = { 0 };
+	struct wal_samples_iter it;
+	struct wal_sample s[2], out[2];
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	s[0].ref = 5000;
+	s[1].ref = 5001;
+	s[0].t_ms = s[1].t_ms = 1000;
+	s[0].v = 1;
+	s[1].v = 2;
+	wal_samples_encode(&enc, &b, s, 2);
+	dec.ref_limit = 100;
+	assert_int_equal(wal_samples_begin(&it, (uint8_t *)b.data, b.len), 0);
+	assert_int_equal(wal_samples_next(&dec, &it, out, 2), -1);
+	assert_true(dec.cap < 5000);
+	/* The second ref is predicted from the first: bound too. */
+	dec.ref_limit = 5001;
+	assert_int_equal(wal_samples_begin(&it, (uint8_t *)b.data, b.len), 0);
+	assert_int_equal(wal_samples_next(&dec, &it, out, 2), -1);
+	dec.ref_limit = 5002;
+	wal_codec_free(&dec);
+	assert_int_equal(wal_samples_begin(&it, (uint8_t *)b.data, b.len), 0);
+	assert_int_equal(wal_samples_next(&dec, &it, out, 2), 2);
+	assert_int_equal(out[1].ref, 5001);
+	assert_true(out[1].v == 2);
+	wal_codec_free(&enc);
+	wal_codec_free(&dec);
+	buf_free(&b);
+}
+
 static void
 test_codec_compact(void **state)
 {
@@ -2008,6 +2046,7 @@ main(void)
 		cmocka_unit_test(test_crc32c),
 		cmocka_unit_test(test_codec_roundtrip),
 		cmocka_unit_test(test_codec_compact),
+		cmocka_unit_test(test_codec_ref_limit),
 		cmocka_unit_test(test_series_codec),
 		cmocka_unit_test(test_record_roundtrip),
 		cmocka_unit_test(test_pending_mid_record),
