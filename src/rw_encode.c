@@ -268,17 +268,17 @@ rw_pairs_release(struct rw_pairs *p, uint32_t id)
 	p->live--;
 }
 
-/*
- * Called for every sample sent: the room is reserved once and the bytes
- * written through a pointer, rather than a buf call (and its checks) per
- * label and per byte of framing.
- */
 uint8_t *
 rw_ids_put(uint8_t *o, uint32_t id)
 {
 	return rw_put_varint(o, id);
 }
 
+/*
+ * Called for every sample sent: the room is reserved once and the bytes
+ * written through a pointer, rather than a buf call (and its checks) per
+ * label and per byte of framing.
+ */
 void
 rw_encode_sample_pairs(struct buf *req, struct rw_pairs *p,
     const uint8_t *ids, size_t nb, size_t labels_len, double value,
