@@ -227,8 +227,6 @@ int		 azuread_arc_read_key(const char *path, char **key,
 int		 azuread_read_secret_file(const char *path, size_t max,
 		    int strip, char **out, size_t *outlen,
 		    int *world_readable, char **cause);
-/* Wipe and free a NUL-terminated secret; NULL is fine. */
-void		 azuread_secret_free(char *);
 
 /*
  * A certificate and its RSA private key loaded from PEM text (the blocks

@@ -20,5 +20,7 @@ int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 xvasprintf(char **, const char *, va_list)
 	    __attribute__((format(printf, 2, 0)));
+/* Wipe a NUL-terminated secret, then free it; NULL is fine. */
+void	 xfree_secret(char *);
 
 #endif

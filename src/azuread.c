@@ -105,7 +105,7 @@ azuread_managed(const struct azuread *az)
 static void
 azuread_drop_token(struct azuread *az)
 {
-	azuread_secret_free(az->authorization);
+	xfree_secret(az->authorization);
 	az->authorization = NULL;
 	az->expires_ms = az->usable_ms = az->refresh_ms = 0;
 }
@@ -248,7 +248,7 @@ azuread_arc_challenged(struct azuread *az, const struct http_response *resp)
 	az->arc_answer = 1;
 	az->req_secret = key;
 	az->req = http_request_start(az->http, &o, azuread_done_cb, az);
-	azuread_secret_free(hdr);
+	xfree_secret(hdr);
 }
 
 static void
@@ -283,7 +283,7 @@ azuread_done_cb(const struct http_response *resp, void *arg)
 		}
 	} else if (az->source == AZUREAD_SOURCE_ARC && !answered &&
 	    resp->status == 401) {
-		azuread_secret_free(az->req_secret);
+		xfree_secret(az->req_secret);
 		az->req_secret = NULL;
 		azuread_arc_challenged(az, resp);
 		return;
@@ -298,7 +298,7 @@ azuread_done_cb(const struct http_response *resp, void *arg)
 		    azuread_retry_after_ms(resp->retry_after), msg);
 		free(msg);
 	}
-	azuread_secret_free(az->req_secret);
+	xfree_secret(az->req_secret);
 	az->req_secret = NULL;
 }
 
@@ -380,7 +380,7 @@ azuread_build_form(struct azuread *az, struct buf *body, char **cause)
 				return -1;
 			if (len == 0) {
 				xasprintf(cause, "%s: empty", az->secret_file);
-				azuread_secret_free(data);
+				xfree_secret(data);
 				return -1;
 			}
 		} else
@@ -408,7 +408,7 @@ azuread_build_form(struct azuread *az, struct buf *body, char **cause)
 			return -1;
 		if (len == 0) {
 			xasprintf(cause, "%s: empty", az->token_file);
-			azuread_secret_free(data);
+			xfree_secret(data);
 			return -1;
 		}
 		azuread_form(body, az->client_id, az->scope, NULL, data);
@@ -535,7 +535,7 @@ azuread_create(struct event_base *base, struct http_client *http,
 			    AZUREAD_SECRET_MAX, 1, &len, &err);
 			if (data == NULL)
 				goto fail;
-			azuread_secret_free(data);
+			xfree_secret(data);
 		} else if (cfg->client_secret != NULL &&
 		    *cfg->client_secret != '\0')
 			az->client_secret = xstrdup(cfg->client_secret);
@@ -635,8 +635,8 @@ azuread_free(struct azuread *az)
 	if (az->ready_ev != NULL)
 		event_free(az->ready_ev);
 	azuread_drop_token(az);
-	azuread_secret_free(az->req_secret);
-	azuread_secret_free(az->client_secret);
+	xfree_secret(az->req_secret);
+	xfree_secret(az->client_secret);
 	free(az->name);
 	free(az->url);
 	free(az->scope);

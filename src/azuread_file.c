@@ -17,15 +17,6 @@
 #include "buf.h"
 #include "xmalloc.h"
 
-void
-azuread_secret_free(char *s)
-{
-	if (s == NULL)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
-}
-
 /*
  * Read fd (of a regular file at most max bytes) into a new NUL-terminated
  * buffer. Reads one byte past max so a file that grew after fstat is

@@ -219,7 +219,7 @@ azuread_json_seconds(json_t *obj, const char *key, long long *out)
 void
 azuread_token_clear(struct azuread_token *t)
 {
-	azuread_secret_free(t->access_token);
+	xfree_secret(t->access_token);
 	free(t->client_id);
 	free(t->token_type);
 	memset(t, 0, sizeof *t);

@@ -1381,18 +1381,14 @@ config_oauth2_free(struct config_oauth2 *oa)
 	if (oa == NULL)
 		return;
 	/* Token sources keep copies for the process's life: wipe them. */
-	if (oa->client_secret != NULL)
-		explicit_bzero(oa->client_secret, strlen(oa->client_secret));
-	if (oa->key != NULL)
-		explicit_bzero(oa->key, strlen(oa->key));
+	xfree_secret(oa->client_secret);
 	free(oa->client_id);
-	free(oa->client_secret);
 	free(oa->client_secret_file);
 	config_str_list_free(oa->scopes, oa->nscopes);
 	free(oa->token_url);
 	config_kvs_free(&oa->endpoint_params);
 	config_http_free(&oa->http);
-	free(oa->key);
+	xfree_secret(oa->key);
 	free(oa);
 }
 
@@ -1731,9 +1727,7 @@ config_http_free(struct config_http *h)
 	free(h->tls.key_file);
 	free(h->tls.ca);
 	free(h->tls.cert);
-	if (h->tls.key != NULL)
-		explicit_bzero(h->tls.key, strlen(h->tls.key));
-	free(h->tls.key);
+	xfree_secret(h->tls.key);
 	free(h->tls.server_name);
 	free(h->tls.min_version);
 	free(h->tls.max_version);

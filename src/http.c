@@ -341,10 +341,8 @@ http_lines_free(char **v)
 {
 	size_t i;
 
-	for (i = 0; v != NULL && v[i] != NULL; i++) {
-		explicit_bzero(v[i], strlen(v[i]));
-		free(v[i]);
-	}
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		xfree_secret(v[i]);
 	free(v);
 }
 
@@ -542,9 +540,7 @@ http_auth_header(struct buf *out, const struct config_http *h, char **err)
 		if (h->basic_auth_password_file != NULL &&
 		    (secret = http_secret_file(h->basic_auth_password_file,
 		    "basic auth password file", err)) == NULL) {
-			if (user != NULL)
-				explicit_bzero(user, strlen(user));
-			free(user);
+			xfree_secret(user);
 			return -1;
 		}
 		xasprintf(&pair, "%s:%s", user != NULL ? user :
@@ -553,12 +549,8 @@ http_auth_header(struct buf *out, const struct config_http *h, char **err)
 		    "");
 		buf_puts(out, "Authorization: Basic ");
 		buf_put_base64(out, pair, strlen(pair));
-		explicit_bzero(pair, strlen(pair));
-		free(pair);
-		if (user != NULL) {
-			explicit_bzero(user, strlen(user));
-			free(user);
-		}
+		xfree_secret(pair);
+		xfree_secret(user);
 	} else if (h->authorization_credentials != NULL ||
 	    h->authorization_credentials_file != NULL) {
 		if (h->authorization_credentials_file != NULL &&
@@ -571,10 +563,7 @@ http_auth_header(struct buf *out, const struct config_http *h, char **err)
 		    h->authorization_type != NULL ? h->authorization_type :
 		    "Bearer", cred);
 	}
-	if (secret != NULL) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-	}
+	xfree_secret(secret);
 	return out->len != start;
 }
 
@@ -690,8 +679,7 @@ http_proxy_connect_header(struct http_request *r, const struct config_http *h)
 	for (i = 0; i < kvs->n; i++) {
 		xasprintf(&line, "%s: %s", kvs->v[i].name, kvs->v[i].value);
 		r->proxy_headers = curl_slist_append(r->proxy_headers, line);
-		explicit_bzero(line, strlen(line));
-		free(line);
+		xfree_secret(line);
 	}
 	curl_easy_setopt(r->easy, CURLOPT_PROXYHEADER, r->proxy_headers);
 	/* The request's own headers stay off the proxy's CONNECT. */
@@ -1007,10 +995,7 @@ http_config_headers(const struct config_http *h, const char * const *base,
 			}
 			if (*val != '\0')
 				xasprintf(&v[k++], "%s: %s", e->name, val);
-			if (fval != NULL) {
-				explicit_bzero(fval, strlen(fval));
-				free(fval);
-			}
+			xfree_secret(fval);
 		}
 	}
 	return v;

@@ -134,7 +134,7 @@ oauth2_basic(struct buf *b, const char *client_id, const char *secret)
 static void
 oauth2_drop_token(struct oauth2_source *s)
 {
-	azuread_secret_free(s->header);
+	xfree_secret(s->header);
 	s->header = NULL;
 	s->usable_until = s->refresh_at = 0;
 }
@@ -279,7 +279,7 @@ oauth2_fetch(struct oauth2_source *s)
 	int params;
 
 	if (s->cfg->client_secret_file != NULL) {
-		azuread_secret_free(s->secret);
+		xfree_secret(s->secret);
 		if (oauth2_read_secret(s->cfg, &s->secret, &cause) != 0) {
 			xasprintf(&msg, "oauth2: cannot read client_secret_file: "
 			    "%s", cause);
@@ -350,7 +350,7 @@ oauth2_source_free(struct oauth2_source *s)
 	}
 	event_free(s->kick);
 	oauth2_drop_token(s);
-	azuread_secret_free(s->secret);
+	xfree_secret(s->secret);
 	free(s->error);
 	config_oauth2_free(s->cfg);
 	free(s);
@@ -440,11 +440,11 @@ oauth2_header(struct oauth2_source *s, const struct config_oauth2 *oa,
 			free(cause);
 		} else if (s->secret == NULL || strcmp(secret, s->secret) != 0) {
 			oauth2_drop_token(s);
-			azuread_secret_free(s->secret);
+			xfree_secret(s->secret);
 			s->secret = secret;
 			secret = NULL;
 		}
-		azuread_secret_free(secret);
+		xfree_secret(secret);
 	}
 	if (s->header == NULL ||
 	    (s->usable_until != 0 && now >= s->usable_until))

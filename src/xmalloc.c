@@ -107,3 +107,12 @@ xasprintf(char **ret, const char *fmt, ...)
 	va_end(ap);
 	return n;
 }
+
+void
+xfree_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}

@@ -679,7 +679,7 @@ test_arc_read_key(void **state)
 	p = test_write(dir, "good.key", "c2VjcmV0a2V5\n", 13, 0640);
 	assert_int_equal(azuread_arc_read_key(p, &key, &cause), 0);
 	assert_string_equal(key, "c2VjcmV0a2V5");
-	azuread_secret_free(key);
+	xfree_secret(key);
 
 	/* Not through a symlink. */
 	xasprintf(&link, "%s/link.key", dir);
@@ -694,7 +694,7 @@ test_arc_read_key(void **state)
 	p = test_write(dir, "max.key", big, AZUREAD_ARC_KEY_MAX, 0600);
 	assert_int_equal(azuread_arc_read_key(p, &key, &cause), 0);
 	assert_int_equal(strlen(key), AZUREAD_ARC_KEY_MAX);
-	azuread_secret_free(key);
+	xfree_secret(key);
 	free(p);
 	p = test_write(dir, "big.key", big, sizeof big, 0600);
 	assert_int_equal(azuread_arc_read_key(p, &key, &cause), -1);
@@ -764,11 +764,11 @@ test_read_secret_file(void **state)
 	assert_string_equal(data, "hunter2");
 	assert_int_equal(len, 7);
 	assert_int_equal(world, 0);
-	azuread_secret_free(data);
+	xfree_secret(data);
 	assert_int_equal(azuread_read_secret_file(p, 100, 0, &data, &len,
 	    NULL, &cause), 0);
 	assert_int_equal(len, 10);
-	azuread_secret_free(data);
+	xfree_secret(data);
 	/* Size limit. */
 	assert_int_equal(azuread_read_secret_file(p, 9, 1, &data, &len, NULL,
 	    &cause), -1);
@@ -779,7 +779,7 @@ test_read_secret_file(void **state)
 	assert_int_equal(azuread_read_secret_file(p, 100, 1, &data, &len,
 	    &world, &cause), 0);
 	assert_int_equal(world, 1);
-	azuread_secret_free(data);
+	xfree_secret(data);
 	free(p);
 
 	/* A Kubernetes-style mount: file -> ..data/file. */
@@ -792,7 +792,7 @@ test_read_secret_file(void **state)
 	assert_int_equal(azuread_read_secret_file(q, 100, 1, &data, &len,
 	    NULL, &cause), 0);
 	assert_string_equal(data, "jwt.jwt.jwt");
-	azuread_secret_free(data);
+	xfree_secret(data);
 	free(q);
 	free(target);
 
